@@ -1,0 +1,1 @@
+"""HTTP controllers; thin handlers over :class:`service.store.store.Store`."""

@@ -1,0 +1,104 @@
+"""``POST /heartbeat`` (register + full heartbeat) and ``HEAD /heartbeat/{agent_id}``."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import msgspec
+from litestar import Request, Response, head, post
+from litestar.datastructures import State
+from packaging.version import InvalidVersion
+
+from service.errors import InvalidInput, StoreUnavailable
+from service.matching import ConstraintError, parse_constraint, parse_version, resolve
+from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS
+from service.models import HeartbeatRequest, HeartbeatResponse, Lease
+from service.store.records import iso
+from service.store.store import Touch
+
+from .deps import Registry, decode_json, now_ms
+
+_decoder = msgspec.json.Decoder(HeartbeatRequest)
+_encoder = msgspec.json.Encoder()
+_AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_HEAD_STATUS = {Touch.OK: 200, Touch.CHANGED: 202, Touch.GONE: 410}
+_HEAD_RESULT = {Touch.OK: "ok", Touch.CHANGED: "changed", Touch.GONE: "gone"}
+_MESSAGES = {"register": "Agent registered via heartbeat"}
+
+
+def validate_semantics(req: HeartbeatRequest) -> None:
+    """Checks a schema cannot express: parseable versions and constraints."""
+    for i, tool in enumerate(req.tools):
+        try:
+            parse_version(tool.version)
+        except InvalidVersion:
+            raise InvalidInput(
+                f"tools[{i}].version: {tool.version!r} is not a valid version",
+                field=f"tools[{i}].version",
+            ) from None
+        for j, dep in enumerate(tool.dependencies):
+            try:
+                parse_constraint(dep.version)
+            except ConstraintError as exc:
+                field = f"tools[{i}].dependencies[{j}].version"
+                raise InvalidInput(f"{field}: {exc}", field=field) from None
+
+
+@post("/heartbeat", status_code=200, summary="Register or send a full heartbeat (MCP Mesh)")
+async def post_heartbeat(request: Request[object, object, State], state: State) -> Response[bytes]:
+    """Validate, store in one round trip, resolve dependencies, answer MCP Mesh-shaped."""
+    started = time.perf_counter()
+    try:
+        req = decode_json(await request.body(), _decoder)
+        validate_semantics(req)
+    except InvalidInput:
+        HEARTBEATS.labels("post", "invalid").inc()
+        raise
+    reg = Registry.of(state)
+    profile = req.profile or req.name or req.agent_id
+    thresholds = reg.profiles.thresholds_for(profile)
+    try:
+        result = await reg.store.heartbeat(
+            req,
+            thresholds=thresholds,
+            profile=profile,
+            epoch=reg.profiles.epoch,
+            now_ms=now_ms(),
+        )
+    except StoreUnavailable:
+        HEARTBEATS.labels("post", "unavailable").inc()
+        raise
+    body = HeartbeatResponse(
+        status="success",
+        message=_MESSAGES.get(result.kind, "Agent updated via heartbeat"),
+        agent_id=req.agent_id,
+        timestamp=iso(now_ms()),
+        dependencies_resolved=resolve(req, result.candidates),
+        llm_tools={},
+        lease=Lease(
+            ttl_ms=int(thresholds.expire_after * 1000),
+            interval_ms=int(thresholds.heartbeat_interval * 1000),
+        ),
+    )
+    HEARTBEATS.labels("post", "ok").inc()
+    HEARTBEAT_SECONDS.labels("post").observe(time.perf_counter() - started)
+    return Response(_encoder.encode(body), media_type="application/json")
+
+
+@head("/heartbeat/{agent_id:str}", summary="Cheap heartbeat: 200 ok, 202 re-POST, 410 gone")
+async def head_heartbeat(agent_id: str, state: State) -> Response[None]:
+    """Refresh the TTL. A store failure is 503, never 410: 410 makes agents re-register."""
+    started = time.perf_counter()
+    if not _AGENT_ID.match(agent_id):
+        HEARTBEATS.labels("head", "invalid").inc()
+        return Response(None, status_code=400)
+    reg = Registry.of(state)
+    try:
+        result = await reg.store.touch(agent_id, epoch=reg.profiles.epoch)
+    except StoreUnavailable:
+        HEARTBEATS.labels("head", "unavailable").inc()
+        return Response(None, status_code=503, headers={"Retry-After": "1"})
+    HEARTBEATS.labels("head", _HEAD_RESULT[result]).inc()
+    HEARTBEAT_SECONDS.labels("head").observe(time.perf_counter() - started)
+    return Response(None, status_code=_HEAD_STATUS[result])

@@ -1,0 +1,109 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.exceptions import HTTPException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from service import __version__, sweeper
+from service.api import agents, capabilities, events, health, heartbeat, metrics
+from service.api.deps import Registry
+from service.errors import RegistryError, StoreUnavailable
+from service.metrics import STORE_ERRORS
+from service.profiles import Profiles
+from service.settings import Settings
+from service.store.store import Store
+
+log = logging.getLogger("service")
+
+
+def problem(request: Request[Any, Any, Any], exc: RegistryError) -> Response[dict[str, Any]]:
+    """RFC 9457 body for our errors; ``field`` names the offending input."""
+    if isinstance(exc, StoreUnavailable):
+        STORE_ERRORS.inc()
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": exc.title,
+        "status": exc.status_code,
+        "detail": exc.detail,
+        "instance": request.url.path,
+    }
+    if exc.field:
+        body["field"] = exc.field
+    headers = {"Retry-After": "1"} if isinstance(exc, StoreUnavailable) else None
+    return Response(
+        body, status_code=exc.status_code, media_type="application/problem+json", headers=headers
+    )
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Litestar:
+    """Build a replica. ``settings`` default to the environment; ``store`` to its Redis."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        st = store or Store.from_settings(settings)
+        app.state.registry = Registry(
+            settings=settings,
+            store=st,
+            profiles=Profiles(defaults=settings.thresholds),
+            started=time.monotonic(),
+        )
+        task = asyncio.create_task(sweeper.run(st, settings.sweep_interval))
+        log.info("replica ready (revision %s)", settings.deploy_revision)
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if store is None:
+                await st.close()
+
+    prometheus = PrometheusConfig(
+        app_name="agent_registry",
+        prefix="litestar",
+        group_path=True,
+        # Heartbeats have their own metrics; excluding them keeps the hot path lean.
+        exclude=["/heartbeat", "/metrics"],
+    )
+    return Litestar(
+        route_handlers=[
+            heartbeat.post_heartbeat,
+            heartbeat.head_heartbeat,
+            agents.AgentsController,
+            capabilities.CapabilitiesController,
+            events.list_events,
+            health.health,
+            health.live,
+            health.ready,
+            metrics.registry_metrics,
+            PrometheusController,
+        ],
+        lifespan=[lifespan],
+        middleware=[prometheus.middleware],
+        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        exception_handlers={RegistryError: problem},
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for ASGI servers (``uvicorn --factory service.app:create_app_from_env``)."""
+    return create_app(Settings.from_env())
+
+
+__all__ = ["HTTPException", "__version__", "create_app", "create_app_from_env"]

@@ -1,0 +1,64 @@
+"""``registry serve``: run a production server (uvicorn) for one replica."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from service.settings import Settings, SettingsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``registry`` command."""
+    parser = argparse.ArgumentParser(prog="registry", description="Agent registry replica")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run a replica (settings from REGISTRY_* variables)")
+    serve.add_argument("--host", help="bind address (REGISTRY_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (REGISTRY_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (REGISTRY_WORKERS)")
+    args = parser.parse_args(argv)
+
+    for flag, var in (
+        ("host", "REGISTRY_HOST"),
+        ("port", "REGISTRY_PORT"),
+        ("workers", "REGISTRY_WORKERS"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            os.environ[var] = str(value)
+    try:
+        settings = Settings.from_env()  # fail fast, before any worker starts
+    except SettingsError as exc:
+        print(f"registry: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if settings.workers > 1 and settings.embedded:
+        print(
+            "registry: configuration error: REGISTRY_WORKERS > 1 needs REGISTRY_REDIS_URL "
+            "(the embedded store lives in one process)",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Workers must share one directory for /metrics to add up across processes.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="registry-prom-")
+
+    import uvicorn
+
+    uvicorn.run(
+        "service.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Domain metrics. Agent counts are read from Redis, so every replica reports the same numbers.
+
+With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` must point at a shared writable
+directory (``registry serve`` sets one up); gauges then export the live maximum.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HEARTBEATS = Counter(
+    "registry_heartbeats_total",
+    "Heartbeats answered, by kind (head, post) and result.",
+    ["kind", "result"],
+)
+HEARTBEAT_SECONDS = Histogram(
+    "registry_heartbeat_duration_seconds",
+    "Time to answer a heartbeat, including its Redis round trip.",
+    ["kind"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+AGENTS = Gauge(
+    "registry_agents",
+    "Registered agents by status and namespace, as stored in Redis.",
+    ["status", "namespace"],
+    multiprocess_mode="livemax",
+)
+EXPIRIES = Counter(
+    "registry_expiries_total",
+    "Agents whose liveness key expired, as processed by this replica's sweeper.",
+    ["namespace"],
+)
+STORE_ERRORS = Counter(
+    "registry_store_errors_total",
+    "Requests or background passes that failed because Redis was unavailable.",
+)
+
+
+def set_agent_counts(counts: dict[str, dict[str, int]]) -> None:
+    """Publish per-namespace, per-status agent counts read from Redis."""
+    for ns, by_status in counts.items():
+        for status, n in by_status.items():
+            AGENTS.labels(status=status, namespace=ns).set(n)

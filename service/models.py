@@ -1,0 +1,229 @@
+"""Wire models: what agents send and what the registry answers, validated at the edge.
+
+Field names follow the MCP Mesh registry protocol so that stock MCP Mesh agents work
+unchanged; our extensions are optional and ignored by MCP Mesh clients.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+AgentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
+# A DNS label, so namespaces can be used verbatim in Redis hash tags and Kubernetes names.
+Namespace = Annotated[
+    str, Meta(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", min_length=1, max_length=63)
+]
+Name = Annotated[str, Meta(min_length=1, max_length=128)]
+Capability = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:/-]+$", min_length=1, max_length=128)]
+Tag = Annotated[str, Meta(min_length=1, max_length=64)]
+ShortText = Annotated[str, Meta(max_length=256)]
+Description = Annotated[str, Meta(max_length=4096)]
+VersionText = Annotated[str, Meta(max_length=64)]
+Constraint = Annotated[str, Meta(max_length=128)]
+TagSpec = Annotated[list[Tag | Annotated[list[Tag], Meta(max_length=16)]], Meta(max_length=32)]
+
+MAX_TOOLS = 64
+MAX_DEPENDENCIES = 32
+
+
+class Dependency(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """One declared dependency of a tool: a capability plus matching rules."""
+
+    capability: Capability
+    tags: TagSpec = []
+    version: Constraint | None = None
+    namespace: Namespace | None = None
+    required: bool = True
+
+
+class Tool(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    rename={
+        "input_schema": "inputSchema",
+        "output_schema": "outputSchema",
+        "input_schema_hash": "inputSchemaHash",
+        "output_schema_hash": "outputSchemaHash",
+    },
+):
+    """A tool (MCP Mesh ``@mesh.tool`` function) an agent provides."""
+
+    function_name: Name
+    capability: Capability
+    version: VersionText = "1.0.0"
+    tags: Annotated[list[Tag], Meta(max_length=32)] = []
+    description: Description = ""
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    input_schema_hash: ShortText | None = None
+    output_schema_hash: ShortText | None = None
+    kwargs: dict[str, Any] | None = None
+    dependencies: Annotated[list[Dependency], Meta(max_length=MAX_DEPENDENCIES)] = []
+
+
+class HeartbeatRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """``POST /heartbeat`` body: registration and full heartbeat in one (MCP Mesh shape)."""
+
+    agent_id: AgentId
+    name: Name | None = None
+    agent_type: Literal["mcp_agent", "api", "a2a"] = "mcp_agent"
+    version: VersionText = "1.0.0"
+    runtime: ShortText | None = None
+    http_host: Annotated[str, Meta(max_length=253)] = ""
+    http_port: Annotated[int, Meta(ge=0, le=65535)] = 0
+    endpoint: Annotated[str, Meta(max_length=512)] | None = None
+    namespace: Namespace = "default"
+    status: ShortText = "healthy"
+    tools: Annotated[list[Tool], Meta(max_length=MAX_TOOLS)] = []
+    # Extensions (MCP Mesh agents do not send these).
+    profile: Name | None = None
+    config_version: ShortText | None = None
+    capabilities_version: ShortText | None = None
+
+
+class ResolvedSlot(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """One dependency slot in ``dependencies_resolved``; ``unresolved`` slots have empty ids."""
+
+    agent_id: str
+    capability: str
+    endpoint: str
+    function_name: str
+    status: Literal["available", "unresolved"]
+    kwargs: dict[str, Any] | None = None
+
+
+class Lease(msgspec.Struct, kw_only=True, frozen=True):
+    """How long the registry keeps the agent alive without a heartbeat, and how often to send."""
+
+    ttl_ms: int
+    interval_ms: int
+
+
+class HeartbeatResponse(msgspec.Struct, kw_only=True, frozen=True):
+    """``POST /heartbeat`` answer, MCP Mesh fields first, then our extensions."""
+
+    status: Literal["success", "error"]
+    message: str
+    agent_id: str
+    timestamp: str
+    dependencies_resolved: dict[str, list[ResolvedSlot]]
+    llm_tools: dict[str, Any]
+    lease: Lease
+
+
+class CapabilityView(msgspec.Struct, kw_only=True, frozen=True):
+    """A capability as listed on an agent."""
+
+    name: str
+    function_name: str
+    version: str
+    tags: list[str]
+    description: str
+
+
+class AgentView(msgspec.Struct, kw_only=True, frozen=True):
+    """An agent as ``GET /agents`` shows it (MCP Mesh ``AgentInfo`` plus our fields)."""
+
+    id: str
+    name: str
+    agent_type: str
+    namespace: str
+    status: Literal["healthy", "degraded", "expired"]
+    endpoint: str
+    version: str
+    runtime: str | None
+    profile: str
+    capabilities: list[CapabilityView]
+    dependencies: list[str]
+    total_dependencies: int
+    last_seen: str | None
+    updated_at: str
+    config_version: str | None = None
+
+
+class AgentsPage(msgspec.Struct, kw_only=True, frozen=True):
+    """``GET /agents``: MCP Mesh's ``{agents, count, timestamp}`` plus a cursor."""
+
+    agents: list[AgentView]
+    count: int
+    timestamp: str
+    next_cursor: str | None
+
+
+class HealthView(msgspec.Struct, kw_only=True, frozen=True):
+    """``GET /agents/{id}/health``: status, last heartbeat, TTL left and thresholds."""
+
+    agent_id: str
+    status: Literal["healthy", "degraded", "expired"]
+    last_heartbeat: str | None
+    age_ms: int | None
+    ttl_remaining_ms: int
+    heartbeat_interval_ms: int
+    degraded_after_ms: int
+    expire_after_ms: int
+    retention_ms: int
+
+
+class ProviderView(msgspec.Struct, kw_only=True, frozen=True):
+    """One live provider of a capability."""
+
+    agent_id: str
+    function_name: str
+    capability: str
+    version: str
+    tags: list[str]
+    endpoint: str
+    namespace: str
+    status: Literal["healthy", "degraded"]
+    kwargs: dict[str, Any] | None = None
+
+
+class ProvidersPage(msgspec.Struct, kw_only=True, frozen=True):
+    """``GET /capabilities/{name}/providers``."""
+
+    capability: str
+    providers: list[ProviderView]
+    count: int
+    next_cursor: str | None
+
+
+class CapabilitySummary(msgspec.Struct, kw_only=True, frozen=True):
+    """One capability in ``GET /capabilities``."""
+
+    name: str
+    namespace: str
+    providers: int
+    versions: list[str]
+    tags: list[str]
+
+
+class CapabilitiesPage(msgspec.Struct, kw_only=True, frozen=True):
+    """``GET /capabilities``."""
+
+    capabilities: list[CapabilitySummary]
+    count: int
+    next_cursor: str | None
+
+
+class Event(msgspec.Struct, kw_only=True, frozen=True):
+    """One registry event from the capped stream."""
+
+    id: str
+    type: str
+    agent_id: str
+    namespace: str
+    timestamp: str
+    detail: str = ""
+
+
+class EventsPage(msgspec.Struct, kw_only=True, frozen=True):
+    """``GET /events``."""
+
+    events: list[Event]
+    count: int
+    next_cursor: str | None

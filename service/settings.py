@@ -1,0 +1,202 @@
+"""Runtime settings, read once from ``REGISTRY_*`` environment variables and validated."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+RedisMode = Literal["standalone", "sentinel", "cluster"]
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Health timer thresholds for one agent profile, in seconds."""
+
+    heartbeat_interval: float = 5.0
+    degraded_after: float = 10.0
+    expire_after: float = 20.0
+    retention: float = 300.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heartbeat_interval <= self.degraded_after < self.expire_after:
+            raise SettingsError(
+                "thresholds must satisfy 0 < heartbeat_interval <= degraded_after < expire_after"
+                f" (got {self.heartbeat_interval}, {self.degraded_after}, {self.expire_after})"
+            )
+        if self.retention < 0:
+            raise SettingsError(f"retention must be >= 0 (got {self.retention})")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a replica needs to start. Build with :meth:`from_env` or directly in tests."""
+
+    redis_url: str | None = None
+    redis_mode: RedisMode = "standalone"
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str = "mymaster"
+    redis_password: str | None = None
+    redis_sentinel_password: str | None = None
+    redis_timeout: float = 1.0
+    key_prefix: str = "reg"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    bundle_dir: Path | None = None
+    deploy_revision: int = 0
+    log_level: str = "info"
+    max_body_bytes: int = 1_048_576
+    page_size: int = 100
+    max_page_size: int = 1000
+    events_maxlen: int = 10_000
+    sweep_interval: float = 1.0
+    admin_token: str | None = None
+    agent_tokens: tuple[str, ...] = ()
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured and the in-process store is used."""
+        return self.redis_url is None and self.redis_mode != "sentinel"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate settings; raise :class:`SettingsError` naming the bad variable."""
+        e = _Env(os.environ if env is None else env)
+        mode = e.choice("REGISTRY_REDIS_MODE", ("standalone", "sentinel", "cluster"), "standalone")
+        sentinels = e.hostports("REGISTRY_REDIS_SENTINELS")
+        if mode == "sentinel" and not sentinels:
+            raise SettingsError(
+                "REGISTRY_REDIS_SENTINELS is required when REGISTRY_REDIS_MODE=sentinel"
+            )
+        url = e.text("REGISTRY_REDIS_URL")
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("REGISTRY_REDIS_URL must start with redis://, rediss:// or unix://")
+        if mode == "cluster" and url is None:
+            raise SettingsError("REGISTRY_REDIS_URL is required when REGISTRY_REDIS_MODE=cluster")
+        try:
+            thresholds = Thresholds(
+                heartbeat_interval=e.number("REGISTRY_HEARTBEAT_INTERVAL", 5.0),
+                degraded_after=e.number("REGISTRY_DEGRADED_AFTER", 10.0),
+                expire_after=e.number("REGISTRY_EXPIRE_AFTER", 20.0),
+                retention=e.number("REGISTRY_RETENTION", 300.0),
+            )
+        except SettingsError as exc:
+            raise SettingsError(
+                f"REGISTRY_HEARTBEAT_INTERVAL/DEGRADED_AFTER/EXPIRE_AFTER: {exc}"
+            ) from exc
+        bundle = e.text("REGISTRY_BUNDLE_DIR")
+        max_page = e.integer("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)
+        page = e.integer("REGISTRY_PAGE_SIZE", 100, minimum=1)
+        if page > max_page:
+            raise SettingsError("REGISTRY_PAGE_SIZE must not exceed REGISTRY_MAX_PAGE_SIZE")
+        prefix = e.text("REGISTRY_KEY_PREFIX") or "reg"
+        if not prefix.replace("-", "").replace("_", "").isalnum():
+            raise SettingsError("REGISTRY_KEY_PREFIX must be letters, digits, '-' or '_'")
+        tokens = e.secret("REGISTRY_AGENT_TOKENS")
+        return cls(
+            redis_url=url,
+            redis_mode=mode,  # type: ignore[arg-type]
+            redis_sentinels=sentinels,
+            redis_sentinel_master=e.text("REGISTRY_REDIS_SENTINEL_MASTER") or "mymaster",
+            redis_password=e.secret("REGISTRY_REDIS_PASSWORD"),
+            redis_sentinel_password=e.secret("REGISTRY_REDIS_SENTINEL_PASSWORD"),
+            redis_timeout=e.number("REGISTRY_REDIS_TIMEOUT", 1.0, minimum=0.01),
+            key_prefix=prefix,
+            host=e.text("REGISTRY_HOST") or "127.0.0.1",
+            port=e.integer("REGISTRY_PORT", 8000, minimum=0, maximum=65535),
+            workers=e.integer("REGISTRY_WORKERS", 1, minimum=1, maximum=256),
+            thresholds=thresholds,
+            bundle_dir=Path(bundle) if bundle else None,
+            deploy_revision=e.integer("REGISTRY_DEPLOY_REVISION", 0, minimum=0),
+            log_level=e.choice("REGISTRY_LOG_LEVEL", _LOG_LEVELS, "info"),
+            max_body_bytes=e.integer("REGISTRY_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+            page_size=page,
+            max_page_size=max_page,
+            events_maxlen=e.integer("REGISTRY_EVENTS_MAXLEN", 10_000, minimum=10),
+            sweep_interval=e.number("REGISTRY_SWEEP_INTERVAL", 1.0, minimum=0.05),
+            admin_token=e.secret("REGISTRY_ADMIN_TOKEN"),
+            agent_tokens=tuple(t.strip() for t in (tokens or "").split(",") if t.strip()),
+        )
+
+
+class _Env:
+    """Typed accessors over an environment mapping; every error names the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str) -> str | None:
+        value = self._env.get(name, "").strip()
+        return value or None
+
+    def secret(self, name: str) -> str | None:
+        """A secret comes from NAME, or from the file named by NAME_FILE (mounted Secrets)."""
+        path = self.text(f"{name}_FILE")
+        if path is not None:
+            try:
+                return Path(path).read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                raise SettingsError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from exc
+        return self.text(name)
+
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer (got {raw!r})") from None
+        _check_range(name, value, minimum, maximum)
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number of seconds (got {raw!r})") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SettingsError(f"{name} must be a finite number (got {raw!r})")
+        _check_range(name, value, minimum, None)
+        return value
+
+    def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
+        raw = (self.text(name) or default).lower()
+        if raw not in options:
+            raise SettingsError(f"{name} must be one of {', '.join(options)} (got {raw!r})")
+        return raw
+
+    def hostports(self, name: str) -> tuple[tuple[str, int], ...]:
+        raw = self.text(name)
+        if raw is None:
+            return ()
+        out = []
+        for item in raw.split(","):
+            host, sep, port = item.strip().rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise SettingsError(
+                    f"{name} must be a comma-separated host:port list (bad {item!r})"
+                )
+            out.append((host, int(port)))
+        return tuple(out)
+
+
+def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum} (got {value})")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be <= {maximum} (got {value})")

@@ -1,0 +1,59 @@
+"""Build the Redis client for the configured topology: embedded, standalone, Sentinel, Cluster."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialBackoff
+
+from service.settings import Settings
+
+log = logging.getLogger("service.store")
+
+AnyRedis = Redis | RedisCluster
+
+
+def make_client(settings: Settings) -> AnyRedis:
+    """Return an async client; responses stay bytes so msgspec decodes them directly."""
+    # One quick retry hides a dropped pooled connection; more would stall heartbeats that
+    # should get a fast 503 while Redis is down.
+    common: dict[str, Any] = {
+        "socket_timeout": settings.redis_timeout,
+        "socket_connect_timeout": settings.redis_timeout,
+        "retry": Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+        "health_check_interval": 30,
+    }
+    if settings.redis_mode == "sentinel":
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            list(settings.redis_sentinels),
+            sentinel_kwargs={
+                "password": settings.redis_sentinel_password,
+                "socket_timeout": settings.redis_timeout,
+            },
+            password=settings.redis_password,
+            **common,
+        )
+        master: Redis = sentinel.master_for(settings.redis_sentinel_master)
+        return master
+    if settings.redis_url is None:
+        return _embedded()
+    if settings.redis_mode == "cluster":
+        common.pop("health_check_interval")
+        return RedisCluster.from_url(settings.redis_url, password=settings.redis_password, **common)
+    return Redis.from_url(settings.redis_url, password=settings.redis_password, **common)
+
+
+def _embedded() -> Redis:
+    # Imported lazily: production replicas never load fakeredis.
+    import fakeredis
+
+    log.warning(
+        "REGISTRY_REDIS_URL is not set: using the embedded in-process store "
+        "(single replica only, all state is lost on exit)"
+    )
+    client: Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(version=(7, 0)))
+    return client

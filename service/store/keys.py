@@ -1,0 +1,86 @@
+"""Every Redis key the registry uses is built here, from one prefix and a namespace hash tag.
+
+Per-namespace keys carry the hash tag ``{ns}``, so all keys of one namespace live in one
+Redis Cluster slot and every Lua call stays inside it. Two scripts read keys whose names
+depend on data they read first (a capability's providers' liveness keys; an agent's old
+capabilities): those scripts get the namespace's key *prefixes* from :meth:`Keys.prefixes`
+and append an id. The names still come from this module, and the hash tag keeps them in
+the slot of the declared keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder for one registry deployment (one ``REGISTRY_KEY_PREFIX``)."""
+
+    prefix: str = "reg"
+
+    def _ns(self, ns: str) -> str:
+        return f"{self.prefix}:{{{ns}}}:"
+
+    # Per agent.
+    def doc(self, ns: str, agent_id: str) -> str:
+        """STRING: the agent's stored record (JSON). TTL = expire_after + retention."""
+        return f"{self._ns(ns)}a:{agent_id}"
+
+    def live(self, ns: str, agent_id: str) -> str:
+        """STRING with TTL = expire_after: the liveness key. Value: the hot heartbeat state."""
+        return f"{self._ns(ns)}l:{agent_id}"
+
+    # Per capability.
+    def providers(self, ns: str, capability: str) -> str:
+        """HASH ``agent_id:function`` -> provider entry, for one capability."""
+        return f"{self._ns(ns)}c:{capability}"
+
+    # Per namespace.
+    def ids(self, ns: str) -> str:
+        """ZSET (all scores 0): every known agent id, for lexical cursor pagination."""
+        return f"{self._ns(ns)}ids"
+
+    def due(self, ns: str) -> str:
+        """ZSET id -> ms timestamp when the sweeper must next look at the agent."""
+        return f"{self._ns(ns)}due"
+
+    def capver(self, ns: str) -> str:
+        """HASH capability -> counter bumped when any provider of it joins, changes or leaves."""
+        return f"{self._ns(ns)}cv"
+
+    def capindex(self, ns: str) -> str:
+        """ZSET (all scores 0): capabilities with at least one provider entry."""
+        return f"{self._ns(ns)}caps"
+
+    def degraded(self, ns: str) -> str:
+        """SET of agents the sweeper has seen degraded (for events and counts)."""
+        return f"{self._ns(ns)}dg"
+
+    def expired(self, ns: str) -> str:
+        """SET of agents whose liveness key expired and whose record is retained."""
+        return f"{self._ns(ns)}gone"
+
+    def events(self, ns: str) -> str:
+        """STREAM: capped event history for the namespace."""
+        return f"{self._ns(ns)}ev"
+
+    def prefixes(self, ns: str) -> tuple[str, str, str]:
+        """(doc, live, providers) prefixes for scripts that derive per-id keys from data."""
+        base = self._ns(ns)
+        return f"{base}a:", f"{base}l:", f"{base}c:"
+
+    # Global (no hash tag: touched outside namespace scripts).
+    def namespaces(self) -> str:
+        """SET of namespaces that have ever held an agent."""
+        return f"{self.prefix}:namespaces"
+
+    def locator(self) -> str:
+        """HASH agent_id -> namespace, for agents outside the default namespace."""
+        return f"{self.prefix}:locator"
+
+    def lock(self, name: str) -> str:
+        """STRING used as a short-lived lock by background tasks."""
+        return f"{self.prefix}:lock:{name}"

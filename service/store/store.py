@@ -1,0 +1,410 @@
+"""The registry's Redis store: domain methods over Lua scripts; the only module using redis.
+
+Every method turns driver failures into :class:`StoreUnavailable`, so the API can answer
+503 (and never a misleading 404 or 410) while Redis is away.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from redis.exceptions import RedisError
+
+from service.errors import StoreUnavailable
+from service.matching import Candidate
+from service.models import HeartbeatRequest
+from service.settings import Settings, Thresholds
+from service.store.client import AnyRedis, make_client
+from service.store.keys import DEFAULT_NAMESPACE, Keys
+from service.store.records import Liveness, StoredAgent, decode_doc, decode_entry, encode_agent
+from service.store.scripts import Scripts
+
+log = logging.getLogger("service.store")
+_json = msgspec.json.Encoder()
+
+
+def _s(value: Any) -> str:
+    """Redis replies are bytes (no decode_responses); scripts may also return numbers."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Touch(enum.IntEnum):
+    """Outcome of a cheap heartbeat."""
+
+    GONE = 0
+    OK = 1
+    CHANGED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResult:
+    """What a full heartbeat did, and the live candidates for each dependency capability."""
+
+    kind: str
+    candidates: dict[str, list[Candidate]]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRow:
+    """One agent as read for the API: its record and its liveness (``None`` = expired)."""
+
+    doc: StoredAgent
+    live: Liveness | None
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStats:
+    """What one sweep pass did, summed over namespaces."""
+
+    looked_at: int = 0
+    degraded: int = 0
+    expired: int = 0
+    purged: int = 0
+    expired_by_namespace: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One raw event from a namespace stream."""
+
+    id: str
+    namespace: str
+    fields: dict[str, str]
+
+
+class Store:
+    """Domain operations of the registry over one Redis deployment."""
+
+    def __init__(self, client: AnyRedis, keys: Keys, *, events_maxlen: int = 10_000) -> None:
+        self.client = client
+        self.keys = keys
+        self.events_maxlen = events_maxlen
+        self.scripts = Scripts.register(client)
+        # agent_id -> namespace, learned from heartbeats; a miss costs one locator lookup.
+        self._where: OrderedDict[str, str] = OrderedDict()
+        self._known_ns: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """Build a store for the configured Redis topology (or the embedded one)."""
+        return cls(
+            make_client(settings), Keys(settings.key_prefix), events_maxlen=settings.events_maxlen
+        )
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self.client.aclose()
+
+    @asynccontextmanager
+    async def _guard(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except RedisError as exc:
+            log.warning("redis error: %s", exc)
+            raise StoreUnavailable(f"the registry store is unavailable: {exc}") from exc
+        except OSError as exc:  # a socket error that escaped the driver
+            raise StoreUnavailable(f"the registry store is unavailable: {exc}") from exc
+
+    def _remember(self, agent_id: str, ns: str) -> None:
+        self._where[agent_id] = ns
+        self._where.move_to_end(agent_id)
+        if len(self._where) > 200_000:
+            self._where.popitem(last=False)
+
+    async def _locate(self, agent_id: str) -> str:
+        async with self._guard():
+            raw = await self.client.hget(self.keys.locator(), agent_id)
+        ns = _s(raw) if raw else DEFAULT_NAMESPACE
+        self._remember(agent_id, ns)
+        return ns
+
+    async def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` unless Redis answers."""
+        async with self._guard():
+            await self.client.ping()
+
+    async def heartbeat(
+        self,
+        req: HeartbeatRequest,
+        *,
+        thresholds: Thresholds,
+        profile: str,
+        epoch: str,
+        now_ms: int,
+    ) -> HeartbeatResult:
+        """Register or refresh an agent and fetch its candidates: one EVALSHA in steady state."""
+        k, ns = self.keys, req.namespace
+        enc = encode_agent(req, profile=profile, now_ms=now_ms)
+        local_deps: list[str] = []
+        remote_deps: list[tuple[str, str]] = []
+        for tool in req.tools:
+            for dep in tool.dependencies:
+                dns = dep.namespace or ns
+                if dns == ns:
+                    if dep.capability not in local_deps:
+                        local_deps.append(dep.capability)
+                elif (dns, dep.capability) not in remote_deps:
+                    remote_deps.append((dns, dep.capability))
+        names = enc.provided + local_deps
+        _, live_prefix, prov_prefix = k.prefixes(ns)
+        keys = [
+            k.doc(ns, req.agent_id),
+            k.live(ns, req.agent_id),
+            k.ids(ns),
+            k.due(ns),
+            k.capver(ns),
+            k.capindex(ns),
+            k.degraded(ns),
+            k.expired(ns),
+            k.events(ns),
+            *(k.providers(ns, c) for c in names),
+        ]
+        args: list[Any] = [
+            req.agent_id,
+            enc.doc,
+            int(thresholds.expire_after * 1000),
+            int(thresholds.degraded_after * 1000),
+            int(thresholds.retention * 1000),
+            self.events_maxlen,
+            len(enc.provided),
+            _json.encode(enc.entries),
+            enc.fingerprint,
+            live_prefix,
+            prov_prefix,
+            epoch or "-",
+            _json.encode(names),
+        ]
+        async with self._guard():
+            out = await self.scripts.heartbeat(keys=keys, args=args)
+        kind = _s(out[0])
+        candidates = {cap: _candidates(rows) for cap, rows in zip(local_deps, out[1:], strict=True)}
+        for dns, cap in remote_deps:
+            candidates.setdefault(cap, []).extend(await self.providers(dns, cap))
+        if kind == "register":
+            await self._registered(req.agent_id, ns)
+        self._remember(req.agent_id, ns)
+        return HeartbeatResult(kind, candidates)
+
+    async def _registered(self, agent_id: str, ns: str) -> None:
+        """First registration: index the namespace; drop a copy left in another namespace."""
+        k = self.keys
+        async with self._guard():
+            raw = await self.client.hget(k.locator(), agent_id)
+            previous = _s(raw) if raw else DEFAULT_NAMESPACE
+            if ns != DEFAULT_NAMESPACE:
+                await self.client.hset(k.locator(), agent_id, ns)
+            elif raw:
+                await self.client.hdel(k.locator(), agent_id)
+            if ns not in self._known_ns:
+                await self.client.sadd(k.namespaces(), ns)
+                self._known_ns.add(ns)
+        if previous != ns:
+            await self._unregister_in(previous, agent_id)
+
+    async def touch(self, agent_id: str, *, epoch: str = "") -> Touch:
+        """The cheap heartbeat: refresh the TTL and report whether a full POST is needed."""
+        ns = self._where.get(agent_id, DEFAULT_NAMESPACE)
+        result = await self._touch_in(ns, agent_id, epoch)
+        if result is Touch.GONE:
+            # A replica that never saw this agent guesses the default namespace; confirm.
+            real = await self._locate(agent_id)
+            if real != ns:
+                result = await self._touch_in(real, agent_id, epoch)
+        return result
+
+    async def _touch_in(self, ns: str, agent_id: str, epoch: str) -> Touch:
+        k = self.keys
+        keys = [
+            k.live(ns, agent_id),
+            k.doc(ns, agent_id),
+            k.capver(ns),
+            k.due(ns),
+            k.degraded(ns),
+            k.events(ns),
+        ]
+        async with self._guard():
+            code = await self.scripts.touch(keys=keys, args=[agent_id, epoch, self.events_maxlen])
+        return Touch(int(code))
+
+    async def unregister(self, agent_id: str) -> bool:
+        """Remove an agent; its consumers are told to re-POST by their next HEAD."""
+        ns = self._where.get(agent_id) or await self._locate(agent_id)
+        removed = await self._unregister_in(ns, agent_id)
+        if removed and ns != DEFAULT_NAMESPACE:
+            async with self._guard():
+                await self.client.hdel(self.keys.locator(), agent_id)
+        self._where.pop(agent_id, None)
+        return removed
+
+    async def _unregister_in(self, ns: str, agent_id: str) -> bool:
+        k = self.keys
+        keys = [
+            k.doc(ns, agent_id),
+            k.live(ns, agent_id),
+            k.ids(ns),
+            k.due(ns),
+            k.capver(ns),
+            k.capindex(ns),
+            k.degraded(ns),
+            k.expired(ns),
+            k.events(ns),
+        ]
+        async with self._guard():
+            done = await self.scripts.unregister(
+                keys=keys, args=[agent_id, k.prefixes(ns)[2], self.events_maxlen]
+            )
+        return bool(done)
+
+    async def get_agent(self, agent_id: str) -> AgentRow | None:
+        """One agent with its liveness, or ``None`` if unknown or purged."""
+        ns = self._where.get(agent_id, DEFAULT_NAMESPACE)
+        rows = await self._read(ns, ["ids", agent_id])
+        if not rows:
+            real = await self._locate(agent_id)
+            if real != ns:
+                rows = await self._read(real, ["ids", agent_id])
+        return rows[0] if rows else None
+
+    async def list_agents(self, ns: str, after: str, count: int) -> tuple[list[AgentRow], str]:
+        """Up to ``count`` agents of ``ns`` with ids after ``after``; returns the last id seen."""
+        k = self.keys
+        doc_prefix, live_prefix, _ = k.prefixes(ns)
+        async with self._guard():
+            out = await self.scripts.read_agents(
+                keys=[k.ids(ns)], args=[doc_prefix, live_prefix, "range", after, count]
+            )
+        last = _s(out[-1][0]) if len(out) > 1 else ""
+        return _rows(out), last
+
+    async def agents_by_id(self, ns: str, agent_ids: Sequence[str]) -> list[AgentRow]:
+        """The named agents of ``ns`` (unknown ones are skipped)."""
+        return await self._read(ns, ["ids", *agent_ids]) if agent_ids else []
+
+    async def _read(self, ns: str, args: list[str]) -> list[AgentRow]:
+        k = self.keys
+        doc_prefix, live_prefix, _ = k.prefixes(ns)
+        async with self._guard():
+            out = await self.scripts.read_agents(
+                keys=[k.ids(ns)], args=[doc_prefix, live_prefix, *args]
+            )
+        return _rows(out)
+
+    async def providers(self, ns: str, capability: str) -> list[Candidate]:
+        """Live providers of ``capability`` in ``ns``; cost is the number of its providers."""
+        k = self.keys
+        async with self._guard():
+            rows = await self.scripts.providers(
+                keys=[k.providers(ns, capability)], args=[k.prefixes(ns)[1]]
+            )
+        return _candidates(rows)
+
+    async def provider_ids(self, ns: str, capability: str) -> list[str]:
+        """Agent ids holding an index entry for ``capability`` (live or not yet swept)."""
+        async with self._guard():
+            fields = await self.client.hkeys(self.keys.providers(ns, capability))
+        return sorted({_s(f).split(":", 1)[0] for f in fields})
+
+    async def capability_names(self, ns: str, after: str, count: int) -> list[str]:
+        """Capability names of ``ns`` with at least one provider entry, after ``after``."""
+        lo = f"({after}" if after else "-"
+        async with self._guard():
+            raw = await self.client.zrange(
+                self.keys.capindex(ns), lo, "+", bylex=True, offset=0, num=count
+            )
+        return [_s(r) for r in raw]
+
+    async def namespaces(self) -> list[str]:
+        """Every namespace that has held an agent, sorted."""
+        async with self._guard():
+            raw = await self.client.smembers(self.keys.namespaces())
+        names = sorted(_s(r) for r in raw)
+        self._known_ns.update(names)
+        return names
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Agents per namespace and status, as the sweeper last classified them."""
+        names = await self.namespaces()
+        k = self.keys
+        async with self._guard():
+            pipe = self.client.pipeline(transaction=False)
+            for ns in names:
+                pipe.zcard(k.ids(ns))
+                pipe.scard(k.degraded(ns))
+                pipe.scard(k.expired(ns))
+            raw = await pipe.execute()
+        out: dict[str, dict[str, int]] = {}
+        for i, ns in enumerate(names):
+            total, degraded, expired = (int(x) for x in raw[3 * i : 3 * i + 3])
+            out[ns] = {
+                "healthy": max(total - degraded - expired, 0),
+                "degraded": degraded,
+                "expired": expired,
+            }
+        return out
+
+    async def events(self, ns: str, start: str, end: str, count: int) -> list[EventRow]:
+        """Raw events of ``ns`` between stream ids ``start`` and ``end`` (XRANGE syntax)."""
+        async with self._guard():
+            raw = await self.client.xrange(self.keys.events(ns), start, end, count=count)
+        return [
+            EventRow(_s(i), ns, {_s(f): _s(v) for f, v in (fields or {}).items()})
+            for i, fields in raw or ()
+        ]
+
+    async def sweep(self, limit: int = 1000) -> SweepStats:
+        """Process due agents in every namespace: degraded, expired and purged transitions."""
+        k = self.keys
+        totals = [0, 0, 0, 0]
+        per_ns: list[tuple[str, int]] = []
+        for ns in await self.namespaces():
+            doc_prefix, live_prefix, prov_prefix = k.prefixes(ns)
+            keys = [
+                k.due(ns),
+                k.ids(ns),
+                k.capver(ns),
+                k.capindex(ns),
+                k.degraded(ns),
+                k.expired(ns),
+                k.events(ns),
+            ]
+            async with self._guard():
+                out = await self.scripts.sweep(
+                    keys=keys,
+                    args=[limit, doc_prefix, live_prefix, prov_prefix, self.events_maxlen],
+                )
+            for i in range(4):
+                totals[i] += int(out[i])
+            if int(out[2]):
+                per_ns.append((ns, int(out[2])))
+        return SweepStats(
+            looked_at=totals[0],
+            degraded=totals[1],
+            expired=totals[2],
+            purged=totals[3],
+            expired_by_namespace=tuple(per_ns),
+        )
+
+
+def _candidates(rows: list[Any]) -> list[Candidate]:
+    return [
+        Candidate(decode_entry(rows[i]), degraded=int(rows[i + 1]) > int(rows[i + 2]))
+        for i in range(0, len(rows), 3)
+    ]
+
+
+def _rows(out: list[Any]) -> list[AgentRow]:
+    now = int(out[0])
+    rows = []
+    for _id, doc, live, pttl in out[1:]:
+        if not doc:
+            continue  # purged (or never fully written); the sweeper drops the id
+        rows.append(AgentRow(decode_doc(doc), Liveness.parse(live or None, int(pttl)), now))
+    return rows

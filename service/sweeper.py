@@ -1,0 +1,34 @@
+"""The background sweep loop each replica runs; every pass is atomic per namespace in Lua,
+so replicas sweeping at once do not double-count."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from service.errors import StoreUnavailable
+from service.metrics import EXPIRIES, STORE_ERRORS, set_agent_counts
+from service.store.store import Store, SweepStats
+
+log = logging.getLogger("service.sweeper")
+
+
+async def sweep_once(store: Store) -> SweepStats:
+    """One pass: process due agents, then publish counts read from Redis."""
+    stats = await store.sweep()
+    for ns, n in stats.expired_by_namespace:
+        EXPIRIES.labels(namespace=ns).inc(n)
+    set_agent_counts(await store.counts())
+    return stats
+
+
+async def run(store: Store, interval: float) -> None:
+    """Sweep every ``interval`` seconds until cancelled; a Redis outage only skips passes."""
+    while True:
+        try:
+            await sweep_once(store)
+        except StoreUnavailable:
+            STORE_ERRORS.inc()
+        except Exception:  # the loop must outlive any single bad pass
+            log.exception("sweep pass failed")
+        await asyncio.sleep(interval)
