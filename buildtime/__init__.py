@@ -1,0 +1,1 @@
+"""Build-time configuration: render templates, validate, and write the immutable config bundle."""

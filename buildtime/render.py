@@ -1,0 +1,162 @@
+"""Render Jinja2 templates (strict undefined) into YAML documents, mapping errors to file:line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+from jinja2 import meta
+
+from buildtime.envsubst import MISSING, EnvError, lookup
+from buildtime.issues import Issue
+from buildtime.project import Project
+
+__all__ = ["PROFILE_SUFFIX", "RenderError", "Renderer"]
+
+PROFILE_SUFFIX = ".yaml.j2"
+_PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class RenderError(Exception):
+    """Rendering or parsing failed; ``issue`` says where and why."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+def _json_filter(value: Any) -> str:
+    # JSON scalars and flow collections are valid YAML, so templates quote values with it.
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@dataclass
+class Renderer:
+    """One Jinja environment per build: every template is compiled once and reused."""
+
+    project: Project
+    environ: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        self._root = str(self.project.templates.resolve())
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self._root),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # noqa: S701 - renders YAML, not HTML
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            cache_size=-1,  # 1,000+ profiles must not evict each other's compiled templates
+            auto_reload=False,
+        )
+        self.env.filters["json"] = _json_filter
+        self.env.globals["env"] = self._env_global
+
+    def _env_global(self, name: str, type: str = "str", default: Any = MISSING) -> Any:  # noqa: A002
+        return lookup(name, type, default, environ=self.environ)
+
+    def profile_names(self) -> list[str]:
+        """Profiles are ``profiles/*.yaml.j2`` not starting with ``_`` (partials, bases)."""
+        directory = self.project.templates / self.project.profiles_dir
+        names = []
+        for path in sorted(directory.glob(f"*{PROFILE_SUFFIX}")):
+            if not path.name.startswith("_"):
+                names.append(path.name.removesuffix(PROFILE_SUFFIX))
+        return names
+
+    def profile_template(self, name: str) -> str:
+        """Loader name of a profile's template."""
+        return f"{self.project.profiles_dir}/{name}{PROFILE_SUFFIX}"
+
+    def file_of(self, template: str) -> str:
+        """Project-relative path of a template loader name."""
+        return f"{self.project.templates_dir}/{template}"
+
+    def _locate(self, exc: BaseException, fallback: str) -> tuple[str, int | None]:
+        """The innermost template frame of the traceback: Jinja rewrites frames to file:line."""
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            filename = os.path.realpath(frame.filename)
+            if filename.startswith(self._root + os.sep):
+                rel = os.path.relpath(filename, self._root).replace(os.sep, "/")
+                return self.file_of(rel), frame.lineno
+        return self.file_of(fallback), None
+
+    def render_text(self, template: str, context: Mapping[str, Any]) -> str:
+        """Render ``template``; every failure becomes a ``RenderError`` naming file and line."""
+        try:
+            return self.env.get_template(template).render(context)
+        except jinja2.TemplateSyntaxError as exc:
+            name = exc.name or template
+            raise RenderError(Issue("template-syntax", exc.message or str(exc), self.file_of(name),
+                                    exc.lineno, hint="fix the Jinja2 syntax")) from None
+        except jinja2.TemplateNotFound as exc:
+            file, line = self._locate(exc, template)
+            raise RenderError(Issue("template-not-found", f"template {exc.name!r} not found", file,
+                                    line, hint=f"templates are loaded relative to {self.project.templates_dir}/")) from None
+        except jinja2.UndefinedError as exc:
+            file, line = self._locate(exc, template)
+            raise RenderError(Issue("undefined", f"{exc.message} (in {file})", file, line,
+                                    hint="define it in values (vars:) or guard it with `is defined` / default()")) from None
+        except EnvError as exc:
+            file, line = self._locate(exc, template)
+            hint = f"export {exc.variable} or give env() a default" if exc.code == "env-missing" else None
+            raise RenderError(Issue(exc.code, f"{exc} (requested by {file})", file, line, hint=hint)) from None
+        except Exception as exc:  # a template error of any kind must name the template
+            file, line = self._locate(exc, template)
+            raise RenderError(Issue("render-error", f"{type(exc).__name__}: {exc}", file, line)) from None
+
+    def render_document(self, template: str, context: Mapping[str, Any]) -> Any:
+        """Render ``template`` and parse the output as YAML."""
+        text = self.render_text(template, context)
+        try:
+            return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1} of the rendered output" if mark else ""
+            snippet = ""
+            if mark is not None:
+                lines = text.splitlines()
+                if 0 <= mark.line < len(lines):
+                    snippet = f": {lines[mark.line].strip()!r}"
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise RenderError(Issue("yaml-syntax", f"rendered output is not valid YAML{where}{snippet} ({problem})",
+                                    self.file_of(template),
+                                    hint="check indentation around blocks and includes; quote values with | json")) from None
+
+    def check_name(self, name: str) -> Issue | None:
+        """An issue if ``name`` cannot be a profile name."""
+        if _PROFILE_NAME.match(name):
+            return None
+        return Issue("profile-name", f"invalid profile name {name!r}",
+                     self.file_of(self.profile_template(name)),
+                     hint="use lowercase letters, digits and '-', at most 63 characters")
+
+    def referenced(self, template: str) -> set[str]:
+        """Every template ``template`` extends, includes or imports, transitively."""
+        seen: set[str] = set()
+        todo = [template]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            try:
+                source = self.env.loader.get_source(self.env, current)[0]  # type: ignore[union-attr]
+                found = meta.find_referenced_templates(self.env.parse(source))
+            except (jinja2.TemplateError, OSError):
+                continue
+            todo.extend(ref for ref in found if ref is not None)
+        return seen
+
+    def template_paths(self, template: str) -> list[Path]:
+        """Files feeding ``template`` (itself and everything it references)."""
+        return sorted(self.project.templates / ref for ref in self.referenced(template))

@@ -1,0 +1,130 @@
+"""The JSON Schemas in ``schemas/``: loaded, checked and compiled once per build."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from buildtime.issues import Issue
+
+__all__ = ["REQUIRED", "SchemaSet", "pointer_of"]
+
+# Every schema the build validates against; the manifest records each one's version.
+REQUIRED = ("profile", "values", "catalog", "thresholds", "manifest")
+SUFFIX = ".schema.json"
+
+
+def pointer_of(path: Any) -> str:
+    """JSON pointer for a jsonschema error path (a deque of keys and indexes)."""
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
+    return "/" + "/".join(parts) if parts else ""
+
+
+def _hint(error: ValidationError) -> str:
+    """A short fix suggestion derived from the failing keyword."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(schema.get("properties", {})))
+        return f"remove the key or rename it; allowed keys here: {allowed}"
+    if error.validator == "required":
+        return "add the missing key (see the schema for its type)"
+    if error.validator in ("type", "enum", "const"):
+        return f"expected {error.validator} {error.validator_value!r}"
+    if error.validator == "pattern":
+        return f"the value must match {error.validator_value}"
+    if description := schema.get("description"):
+        return str(description)
+    return f"violates '{error.validator}' in the schema"
+
+
+@dataclass(frozen=True)
+class SchemaSet:
+    """Compiled validators keyed by schema name (``profile``, ``catalog``, ...)."""
+
+    validators: dict[str, Draft202012Validator]
+    versions: dict[str, str]
+    files: dict[str, str]
+
+    @classmethod
+    def load(cls, directory: Path, *, rel: str = "schemas") -> tuple[SchemaSet, list[Issue]]:
+        """Load every ``*.schema.json``; problems come back as issues, never exceptions."""
+        issues: list[Issue] = []
+        documents: dict[str, dict[str, Any]] = {}
+        files: dict[str, str] = {}
+        for path in sorted(directory.glob(f"*{SUFFIX}")):
+            name = path.name.removesuffix(SUFFIX)
+            files[name] = f"{rel}/{path.name}"
+            try:
+                documents[name] = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                issues.append(
+                    Issue("schema-invalid", f"not valid JSON: {exc.msg}", files[name], exc.lineno)
+                )
+        for name in REQUIRED:
+            if name not in documents and name not in files:
+                issues.append(
+                    Issue(
+                        "schema-missing", f"schema {name}{SUFFIX} is missing", f"{rel}/{name}{SUFFIX}",
+                        hint="every config file is validated; restore the schema from git",
+                    )
+                )
+        registry: Registry[Any] = Registry().with_resources(
+            (doc.get("$id", name), Resource.from_contents(doc, default_specification=DRAFT202012))
+            for name, doc in documents.items()
+        )
+        validators: dict[str, Draft202012Validator] = {}
+        versions: dict[str, str] = {}
+        for name, doc in documents.items():
+            try:
+                Draft202012Validator.check_schema(doc)
+            except SchemaError as exc:
+                issues.append(
+                    Issue("schema-invalid", exc.message, files[name], pointer=pointer_of(exc.path))
+                )
+                continue
+            if "$id" not in doc or "x-schema-version" not in doc:
+                issues.append(
+                    Issue(
+                        "schema-invalid", "schema needs $id and x-schema-version", files[name],
+                        hint='add "x-schema-version": "1" and bump it on incompatible changes',
+                    )
+                )
+            versions[name] = str(doc.get("x-schema-version", "0"))
+            validators[name] = Draft202012Validator(doc, registry=registry)
+        return cls(validators=validators, versions=versions, files=files), issues
+
+    def errors(self, name: str, instance: Any) -> Iterator[ValidationError]:
+        """All errors of ``instance`` against schema ``name`` (none if the schema is absent)."""
+        validator = self.validators.get(name)
+        if validator is None:
+            return iter(())
+        return validator.iter_errors(instance)
+
+    def issues(
+        self, name: str, instance: Any, file: str, *, code: str = "schema"
+    ) -> list[Issue]:
+        """Validate ``instance`` and return one issue per error, with pointer and hint."""
+        validator = self.validators.get(name)
+        # is_valid is the fast path: iter_errors builds error objects we rarely need.
+        if validator is None or validator.is_valid(instance):
+            return []
+        found = []
+        for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):
+            found.append(
+                Issue(
+                    code,
+                    f"{error.message} (schema {self.files.get(name, name)})",
+                    file,
+                    pointer=pointer_of(error.absolute_path) or "/",
+                    hint=_hint(error),
+                )
+            )
+        return found
