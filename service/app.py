@@ -101,6 +101,16 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
 
 
+def _configure_logging(level: str) -> None:
+    # Only our own logger: the host application (or test runner) owns the root logger.
+    logger = logging.getLogger("service")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+
+
 def create_app_from_env() -> Litestar:
     """Factory for ASGI servers (``uvicorn --factory service.app:create_app_from_env``)."""
     return create_app(Settings.from_env())

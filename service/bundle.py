@@ -27,7 +27,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,11 @@ __all__ = [
     "Bundle",
     "BundleError",
     "Thresholds",
+    "assemble_bundle",
     "bundle_from_files",
     "canonical_json",
     "load_bundle",
+    "save_bundle",
     "sha256_digest",
     "write_bundle",
 ]
@@ -320,6 +322,57 @@ def _replace_dir(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(old)
 
 
+def assemble_bundle(
+    *,
+    profiles: Mapping[str, Mapping[str, Any]],
+    catalog: Mapping[str, Any],
+    environment: str,
+    git: Mapping[str, Any],
+    schema_versions: Mapping[str, str],
+    defaults: Thresholds = DEFAULT_THRESHOLDS,
+    build_info: Mapping[str, Any] | None = None,
+) -> Bundle:
+    """Build a bundle in memory (``path`` is ``None``); :func:`write_bundle` persists one.
+
+    ``build_info`` (build time, host) is recorded in the manifest but not hashed; leave it
+    out for byte-identical output.
+    """
+    files = _build_files(
+        profiles=profiles,
+        catalog=catalog,
+        environment=environment,
+        git=git,
+        schema_versions=schema_versions,
+        defaults=defaults,
+        build_info=build_info,
+    )
+    return Bundle(
+        path=None,
+        manifest=_decoder.decode(files[MANIFEST]),
+        # Decoded back from the bytes so the result equals what load_bundle returns.
+        profiles={name: _decoder.decode(files[f"{PROFILES_DIR}/{name}.json"]) for name in profiles},
+        catalog=_decoder.decode(files[CATALOG]),
+        files=files,
+    )
+
+
+def save_bundle(bundle: Bundle, out_dir: Path) -> Bundle:
+    """Write ``bundle``'s files to ``out_dir``, replacing an older bundle there."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        staging.chmod(0o755)
+        (staging / PROFILES_DIR).mkdir(mode=0o755)
+        for name, data in bundle.files.items():
+            (staging / name).write_bytes(data)
+        _replace_dir(staging, out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return replace(bundle, path=out_dir)
+
+
 def write_bundle(
     out_dir: Path,
     *,
@@ -331,13 +384,8 @@ def write_bundle(
     defaults: Thresholds = DEFAULT_THRESHOLDS,
     build_info: Mapping[str, Any] | None = None,
 ) -> Bundle:
-    """Write a bundle to ``out_dir`` (replacing an older bundle there) and return it.
-
-    ``build_info`` (build time, host) is recorded in the manifest but not hashed; leave it
-    out for byte-identical output.
-    """
-    out_dir = Path(out_dir)
-    files = _build_files(
+    """Assemble a bundle and write it to ``out_dir`` (replacing an older bundle there)."""
+    bundle = assemble_bundle(
         profiles=profiles,
         catalog=catalog,
         environment=environment,
@@ -346,22 +394,4 @@ def write_bundle(
         defaults=defaults,
         build_info=build_info,
     )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        staging.chmod(0o755)
-        (staging / PROFILES_DIR).mkdir(mode=0o755)
-        for name, data in files.items():
-            (staging / name).write_bytes(data)
-        _replace_dir(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return Bundle(
-        path=out_dir,
-        manifest=_decoder.decode(files[MANIFEST]),
-        # Decoded back from the written bytes so the result equals what load_bundle returns.
-        profiles={name: _decoder.decode(files[f"{PROFILES_DIR}/{name}.json"]) for name in profiles},
-        catalog=_decoder.decode(files[CATALOG]),
-        files=files,
-    )
+    return save_bundle(bundle, out_dir)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from service.errors import NotFound
 from service.models import AgentsPage, AgentView, HealthView
@@ -28,13 +28,13 @@ class AgentsController(Controller):
     async def list_agents(
         self,
         state: State,
-        capability: str | None = None,
-        tag: Annotated[list[str] | None, Parameter(query="tag")] = None,
-        status: StatusFilter | None = None,
-        namespace: str | None = None,
-        version: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
+        capability: FromQuery[str | None] = None,
+        tag: Annotated[list[str] | None, QueryParameter(name="tag")] = None,
+        status: FromQuery[StatusFilter | None] = None,
+        namespace: FromQuery[str | None] = None,
+        version: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
     ) -> AgentsPage:
         """Agents with their capabilities and status; ``next_cursor`` continues the list."""
         reg = Registry.of(state)
@@ -73,13 +73,13 @@ class AgentsController(Controller):
         return _page(out, None)
 
     @get("/{agent_id:str}", summary="One agent")
-    async def get_agent(self, state: State, agent_id: str) -> AgentView:
+    async def get_agent(self, state: State, agent_id: FromPath[str]) -> AgentView:
         """The agent's record and current status (``expired`` during retention)."""
         row = await _row(state, agent_id)
         return agent_view(row.doc, row.live, row.now_ms)
 
     @get("/{agent_id:str}/health", summary="One agent's health timer")
-    async def get_health(self, state: State, agent_id: str) -> HealthView:
+    async def get_health(self, state: State, agent_id: FromPath[str]) -> HealthView:
         """Status, last heartbeat, TTL left and thresholds, from the Redis server clock."""
         row = await _row(state, agent_id)
         thr = Registry.of(state).profiles.thresholds_for(row.doc.prof)
@@ -100,7 +100,7 @@ class AgentsController(Controller):
         )
 
     @delete("/{agent_id:str}", status_code=204, summary="Deregister gracefully")
-    async def delete_agent(self, state: State, agent_id: str) -> Response[None]:
+    async def delete_agent(self, state: State, agent_id: FromPath[str]) -> Response[None]:
         """Remove the agent; consumers are rewired at their next heartbeat."""
         if not await Registry.of(state).store.unregister(agent_id):
             raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from service.errors import InvalidInput
 from service.matching import Candidate
@@ -97,14 +97,14 @@ class CapabilitiesController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        namespace: str = "default",
-        tag: Annotated[list[str] | None, Parameter(query="tag")] = None,
-        status: StatusFilter | None = None,
-        version: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        index: str | None = None,
-        wait: str | None = None,
+        namespace: FromQuery[str] = "default",
+        tag: Annotated[list[str] | None, QueryParameter(name="tag")] = None,
+        status: FromQuery[StatusFilter | None] = None,
+        version: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+        index: FromQuery[str | None] = None,
+        wait: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         """Capabilities in ``namespace`` (paginated by name) with provider counts."""
         reg = Registry.of(state)
@@ -138,15 +138,15 @@ class CapabilitiesController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        name: str,
-        namespace: str = "default",
-        tag: Annotated[list[str] | None, Parameter(query="tag")] = None,
-        status: StatusFilter | None = None,
-        version: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        index: str | None = None,
-        wait: str | None = None,
+        name: FromPath[str],
+        namespace: FromQuery[str] = "default",
+        tag: Annotated[list[str] | None, QueryParameter(name="tag")] = None,
+        status: FromQuery[StatusFilter | None] = None,
+        version: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+        index: FromQuery[str | None] = None,
+        wait: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         """Providers ranked by agent id and function; filtered by tag, version and status."""
         reg = Registry.of(state)

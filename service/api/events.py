@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from litestar import get
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 
 from service.errors import InvalidInput
 from service.models import Event, EventsPage
@@ -38,13 +38,13 @@ def _stream_ms(text: str | None, name: str) -> int | None:
 @get("/events", summary="Registry event history")
 async def list_events(
     state: State,
-    type_: Annotated[list[EventType] | None, Parameter(query="type")] = None,
-    agent_id: str | None = None,
-    namespace: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    type_: Annotated[list[EventType] | None, QueryParameter(name="type")] = None,
+    agent_id: FromQuery[str | None] = None,
+    namespace: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
 ) -> EventsPage:
     """Oldest first. ``since``/``until`` bound the time; ``next_cursor`` continues."""
     reg = Registry.of(state)

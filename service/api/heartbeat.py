@@ -8,6 +8,7 @@ import time
 import msgspec
 from litestar import Request, Response, head, post
 from litestar.datastructures import State
+from litestar.params import FromPath
 from packaging.version import InvalidVersion
 
 from service.errors import InvalidInput, StoreUnavailable
@@ -87,7 +88,7 @@ async def post_heartbeat(request: Request[object, object, State], state: State) 
 
 
 @head("/heartbeat/{agent_id:str}", summary="Cheap heartbeat: 200 ok, 202 re-POST, 410 gone")
-async def head_heartbeat(agent_id: str, state: State) -> Response[None]:
+async def head_heartbeat(agent_id: FromPath[str], state: State) -> Response[None]:
     """Refresh the TTL. A store failure is 503, never 410: 410 makes agents re-register."""
     started = time.perf_counter()
     if not _AGENT_ID.match(agent_id):

@@ -15,7 +15,9 @@ from service.store.client import AnyRedis
 
 
 def _source(name: str) -> str:
-    return resources.files("service.store").joinpath("lua", f"{name}.lua").read_text("utf-8")
+    return (
+        resources.files("service.store").joinpath("lua").joinpath(f"{name}.lua").read_text("utf-8")
+    )
 
 
 @dataclass(frozen=True, slots=True)
