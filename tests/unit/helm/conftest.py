@@ -96,8 +96,11 @@ def env_map(manifests: list[Manifest]) -> dict[str, str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test that takes `value_set` once per values set."""
-    if "value_set" in metafunc.fixturenames:
+    """Run every test that takes `value_set` once per values set, unless it picks its own."""
+    own = any(
+        "value_set" in marker.args[0] for marker in metafunc.definition.iter_markers("parametrize")
+    )
+    if "value_set" in metafunc.fixturenames and not own:
         metafunc.parametrize("value_set", list(VALUE_SETS))
 
 

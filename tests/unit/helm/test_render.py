@@ -80,7 +80,8 @@ def test_service_monitor_structure(render: Any, k8s: SimpleNamespace) -> None:
     (endpoint,) = spec["endpoints"]
     assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
     assert endpoint["path"] == "/metrics"
-    assert DURATION.match(endpoint["interval"]) and DURATION.match(endpoint["scrapeTimeout"])
+    assert DURATION.match(endpoint["interval"])
+    assert DURATION.match(endpoint["scrapeTimeout"])
     assert endpoint["honorLabels"] is False
     assert endpoint["metricRelabelings"][0]["action"] == "drop"
 
@@ -103,7 +104,8 @@ def test_prometheus_rule_structure(render: Any, k8s: SimpleNamespace) -> None:
         assert set(alert) <= {"alert", "expr", "for", "labels", "annotations"}, name
         assert alert["labels"]["severity"] in {"critical", "warning", "info"}, name
         assert alert["labels"]["team"] == "platform", name
-        assert alert["annotations"]["summary"] and alert["annotations"]["description"], name
+        assert alert["annotations"]["summary"], name
+        assert alert["annotations"]["description"], name
         if "for" in alert:
             assert DURATION.match(alert["for"]), name
     records = [r for r in group["rules"] if "record" in r]
