@@ -108,10 +108,56 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | N
             return
         except httpx.HTTPError:
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+                raise RuntimeError(
+                    f"process exited with {proc.returncode} before {url} answered"
+                ) from None
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not answer within {timeout}s") from None
             time.sleep(0.05)
+
+
+@dataclass
+class RegistryProcess:
+    """A real ``registry serve`` process on a loopback port."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def start_registry(workdir: Path, **env: str) -> RegistryProcess:
+    """Start ``registry serve`` with ``REGISTRY_*`` settings and wait until it answers."""
+    import sys
+
+    port = free_port()
+    log = workdir / f"registry-{port}.log"
+    exe = Path(sys.executable).with_name("registry")
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=registry_env(**env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health/live", proc=proc)
+    except RuntimeError as exc:
+        proc.kill()
+        raise RuntimeError(f"{exc}; log:\n{log.read_text()}") from None
+    return RegistryProcess(proc, port, log)
 
 
 def registry_env(**overrides: str) -> dict[str, str]:
