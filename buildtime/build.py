@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,9 +16,12 @@ from buildtime.project import Project
 from buildtime.render import Renderer, RenderError
 from buildtime.schemas import SchemaSet
 from buildtime.values import load_values
-from service.bundle import DEFAULT_THRESHOLDS, Bundle, Thresholds, write_bundle
+from service.bundle import DEFAULT_THRESHOLDS, Bundle, Thresholds, assemble_bundle, save_bundle
 
-__all__ = ["BuildFailed", "Builder", "EnvBuild"]
+__all__ = ["BuildFailed", "Builder", "EnvBuild", "Rendered"]
+
+# (payload or None, issues) of one profile in one environment.
+Rendered = tuple[dict[str, Any] | None, list[Issue]]
 
 
 class BuildFailed(Exception):
@@ -41,117 +44,157 @@ class EnvBuild:
     issues: list[Issue] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class EnvPlan:
+    """What to render for one environment whose values loaded cleanly."""
+
+    env: str
+    context: dict[str, Any]
+    overrides: dict[str, dict[str, Any]]
+    defaults: Thresholds
+    names: tuple[str, ...]
+
+
 def _floats(thresholds: Mapping[str, Any]) -> dict[str, float]:
     # YAML gives 5 or 5.0 depending on how it was written; one JSON form keeps hashes stable.
     return {key: float(value) for key, value in thresholds.items()}
 
 
 class Builder:
-    """Builds one project; schemas and compiled templates are shared across environments."""
+    """Builds one project; schemas and compiled templates are shared across environments.
 
-    def __init__(self, project: Project, environ: Mapping[str, str] | None = None) -> None:
+    ``cache_dir`` keeps compiled templates between runs (keyed by template source), and
+    ``jobs`` > 1 renders profiles in that many forked processes (default: CPUs, for large
+    projects only).
+    """
+
+    def __init__(
+        self, project: Project, environ: Mapping[str, str] | None = None, *,
+        cache_dir: Path | None = None, jobs: int | None = None,
+    ) -> None:
         self.project = project
         self.environ = dict(os.environ if environ is None else environ)
         self.schemas, self.schema_issues = SchemaSet.load(project.schemas, rel=project.schemas_dir)
-        self.renderer = Renderer(project, self.environ)
+        self.renderer = Renderer(project, self.environ, cache_dir=cache_dir)
+        self.jobs = jobs
 
     def build_env(self, env: str) -> EnvBuild:
         """Render and validate every profile and the catalog of ``env``; never raises."""
-        result = EnvBuild(env=env, issues=list(self.schema_issues))
-        values, value_issues = load_values(self.project, env, self.schemas, self.environ)
-        result.issues += value_issues
-        if value_issues:
-            # Rendering with broken values would only repeat the same problem per profile.
-            return result
-        defaults_data = values.data.get("defaults", {}).get("thresholds", {})
-        result.defaults = Thresholds.from_dict(defaults_data)
-        base = {**values.vars, "environment": env}
+        return self.build_envs([env])[env]
 
-        catalog_ok = self._render_catalog(result, base)
+    def build_envs(self, envs: Sequence[str]) -> dict[str, EnvBuild]:
+        """Build several environments; profiles of all of them render in one pass."""
+        from buildtime.workers import render_all  # a cycle otherwise: workers use Builder
+
+        results: dict[str, EnvBuild] = {}
+        plans: list[EnvPlan] = []
         names = self.renderer.profile_names()
-        for name in sorted(values.excluded - set(names)):
-            result.issues.append(Issue("values-exclude", f"exclude_profiles names unknown profile {name!r}",
-                                       values.files[-1], pointer="/exclude_profiles"))
-        for name in names:
-            if name not in values.excluded:
-                self._render_profile(result, name, {**base, "profile_name": name,
-                                                    "overrides": values.overrides(name)})
-        if catalog_ok:
-            result.issues += check_all(result.catalog, self._catalog_file, result.profiles, result.files)
-        return result
+        for env in envs:
+            result = results[env] = EnvBuild(env=env, issues=list(self.schema_issues))
+            values, value_issues = load_values(self.project, env, self.schemas, self.environ)
+            result.issues += value_issues
+            if value_issues:
+                # Rendering with broken values would only repeat the same problem per profile.
+                continue
+            result.defaults = Thresholds.from_dict(values.data.get("defaults", {}).get("thresholds", {}))
+            for name in sorted(values.excluded - set(names)):
+                result.issues.append(Issue("values-exclude", f"exclude_profiles names unknown profile {name!r}",
+                                           values.files[-1], pointer="/exclude_profiles"))
+            wanted = tuple(n for n in names if n not in values.excluded)
+            plans.append(EnvPlan(env, {**values.vars, "environment": env},
+                                 {n: values.overrides(n) for n in wanted}, result.defaults, wanted))
+
+        def catalogs() -> None:  # runs in this process while workers render profiles
+            for plan in plans:
+                self._render_catalog(results[plan.env], plan.context)
+
+        rendered = render_all(self, plans, catalogs, jobs=self.jobs)
+        for plan in plans:
+            result = results[plan.env]
+            for name in plan.names:
+                payload, issues = rendered[(plan.env, name)]
+                result.issues += issues
+                if payload is not None:
+                    result.profiles[name] = payload
+                    result.files[name] = self.renderer.file_of(self.renderer.profile_template(name))
+            if result.catalog:
+                result.issues += check_all(result.catalog, self._catalog_file, result.profiles, result.files)
+        return results
 
     @property
     def _catalog_file(self) -> str:
         return self.renderer.file_of(self.project.catalog_template)
 
-    def _render_catalog(self, result: EnvBuild, context: Mapping[str, Any]) -> bool:
+    def _render_catalog(self, result: EnvBuild, context: Mapping[str, Any]) -> None:
         try:
             catalog = self.renderer.render_document(self.project.catalog_template, context)
         except RenderError as exc:
             result.issues.append(exc.issue)
-            return False
+            return
         issues = self.schemas.issues("catalog", catalog, self._catalog_file, code="catalog-schema")
         result.issues += issues
         if not issues:
             result.catalog = catalog
-        return not issues
 
-    def _render_profile(self, result: EnvBuild, name: str, context: Mapping[str, Any]) -> None:
+    def render_profile(self, plan: EnvPlan, name: str) -> Rendered:
+        """Render, complete and validate one profile payload."""
         template = self.renderer.profile_template(name)
         file = self.renderer.file_of(template)
         if (bad := self.renderer.check_name(name)) is not None:
-            result.issues.append(bad)
-            return
+            return None, [bad]
+        context = {**plan.context, "profile_name": name, "overrides": plan.overrides[name]}
         try:
             payload = self.renderer.render_document(template, context)
         except RenderError as exc:
-            result.issues.append(exc.issue)
-            return
+            return None, [exc.issue]
         if isinstance(payload, dict):
             own = payload.get("thresholds") or {}
             if isinstance(own, dict):
-                payload["thresholds"] = {**result.defaults.to_dict(), **own}
+                payload["thresholds"] = {**plan.defaults.to_dict(), **own}
         issues = self.schemas.issues("profile", payload, file)
         if not issues and payload["profile"] != name:
             issues.append(Issue("profile-name", f"payload names profile {payload['profile']!r}, "
                                 f"the file is {name!r}", file, pointer="/profile",
                                 hint="a profile is named after its template file"))
-        result.issues += issues
-        if not issues:
-            payload["thresholds"] = _floats(payload["thresholds"])
-            result.profiles[name] = payload
-            result.files[name] = file
+        if issues:
+            return None, issues
+        payload["thresholds"] = _floats(payload["thresholds"])
+        return payload, []
 
     def validate(self, envs: Iterable[str]) -> tuple[Issues, dict[str, EnvBuild]]:
         """Build every env in memory; all issues, merged across envs."""
         issues = Issues()
-        builds: dict[str, EnvBuild] = {}
-        for env in envs:
-            builds[env] = build = self.build_env(env)
+        builds = self.build_envs(list(envs))
+        for env, build in builds.items():
             issues.extend(Issue(**{**i.to_dict(), "envs": (env,)}) for i in build.issues)
         return issues, builds
+
+    def assemble(
+        self, env: str, git: Mapping[str, Any], *, stamp: bool = False,
+        build: EnvBuild | None = None,
+    ) -> Bundle:
+        """Validate ``env`` and assemble its bundle in memory; raises ``BuildFailed``."""
+        build = build or self.build_env(env)
+        issues = Issues()
+        issues.extend(Issue(**{**i.to_dict(), "envs": (env,)}) for i in build.issues)
+        if issues:
+            raise BuildFailed(issues)
+        build_info = None
+        if stamp:
+            build_info = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
+                          "host": socket.gethostname()}
+        bundle = assemble_bundle(
+            profiles=build.profiles, catalog=build.catalog, environment=env, git=git,
+            schema_versions=self.schemas.versions, defaults=build.defaults, build_info=build_info,
+        )
+        issues.extend(self.schemas.issues("manifest", bundle.manifest, "manifest.json"))
+        if issues:
+            raise BuildFailed(issues)
+        return bundle
 
     def write(
         self, env: str, out: Path, git: Mapping[str, Any], *, stamp: bool = False,
         build: EnvBuild | None = None,
     ) -> Bundle:
         """Validate ``env`` and write its bundle to ``out``; raises ``BuildFailed``."""
-        build = build or self.build_env(env)
-        if build.issues:
-            issues = Issues()
-            issues.extend(Issue(**{**i.to_dict(), "envs": (env,)}) for i in build.issues)
-            raise BuildFailed(issues)
-        build_info = None
-        if stamp:
-            build_info = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
-                          "host": socket.gethostname()}
-        bundle = write_bundle(
-            out, profiles=build.profiles, catalog=build.catalog, environment=env, git=git,
-            schema_versions=self.schemas.versions, defaults=build.defaults, build_info=build_info,
-        )
-        manifest_issues = self.schemas.issues("manifest", bundle.manifest, f"{out}/manifest.json")
-        if manifest_issues:
-            issues = Issues()
-            issues.extend(manifest_issues)
-            raise BuildFailed(issues)
-        return bundle
+        return save_bundle(self.assemble(env, git, stamp=stamp, build=build), out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import traceback
@@ -12,18 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import msgspec
 import yaml
 from jinja2 import meta
 
 from buildtime.envsubst import MISSING, EnvError, lookup
 from buildtime.issues import Issue
 from buildtime.project import Project
+from buildtime.yamlload import load_yaml
 
 __all__ = ["PROFILE_SUFFIX", "RenderError", "Renderer"]
 
 PROFILE_SUFFIX = ".yaml.j2"
 _PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_json = msgspec.json.Encoder(order="sorted")
 
 
 class RenderError(Exception):
@@ -36,7 +37,7 @@ class RenderError(Exception):
 
 def _json_filter(value: Any) -> str:
     # JSON scalars and flow collections are valid YAML, so templates quote values with it.
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _json.encode(value).decode()
 
 
 @dataclass
@@ -45,9 +46,15 @@ class Renderer:
 
     project: Project
     environ: Mapping[str, str]
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self._root = str(self.project.templates.resolve())
+        cache = None
+        if self.cache_dir is not None:
+            # Compiled templates keyed by source checksum: compiling is the slowest step.
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            cache = jinja2.FileSystemBytecodeCache(str(self.cache_dir))
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self._root),
             undefined=jinja2.StrictUndefined,
@@ -57,6 +64,7 @@ class Renderer:
             lstrip_blocks=True,
             cache_size=-1,  # 1,000+ profiles must not evict each other's compiled templates
             auto_reload=False,
+            bytecode_cache=cache,
         )
         self.env.filters["json"] = _json_filter
         self.env.globals["env"] = self._env_global
@@ -118,7 +126,7 @@ class Renderer:
         """Render ``template`` and parse the output as YAML."""
         text = self.render_text(template, context)
         try:
-            return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+            return load_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1} of the rendered output" if mark else ""

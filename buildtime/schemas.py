@@ -13,6 +13,7 @@ from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from buildtime.fastschema import Check, Unsupported, compile_schema
 from buildtime.issues import Issue
 
 __all__ = ["REQUIRED", "SchemaSet", "pointer_of"]
@@ -52,6 +53,7 @@ class SchemaSet:
     validators: dict[str, Draft202012Validator]
     versions: dict[str, str]
     files: dict[str, str]
+    fast: dict[str, Check]
 
     @classmethod
     def load(cls, directory: Path, *, rel: str = "schemas") -> tuple[SchemaSet, list[Issue]]:
@@ -99,7 +101,13 @@ class SchemaSet:
                 )
             versions[name] = str(doc.get("x-schema-version", "0"))
             validators[name] = Draft202012Validator(doc, registry=registry)
-        return cls(validators=validators, versions=versions, files=files), issues
+        fast: dict[str, Check] = {}
+        for name in validators:
+            try:
+                fast[name] = compile_schema(documents[name], registry)
+            except (Unsupported, LookupError, KeyError):
+                continue  # jsonschema alone validates this schema
+        return cls(validators=validators, versions=versions, files=files, fast=fast), issues
 
     def errors(self, name: str, instance: Any) -> Iterator[ValidationError]:
         """All errors of ``instance`` against schema ``name`` (none if the schema is absent)."""
@@ -113,8 +121,11 @@ class SchemaSet:
     ) -> list[Issue]:
         """Validate ``instance`` and return one issue per error, with pointer and hint."""
         validator = self.validators.get(name)
-        # is_valid is the fast path: iter_errors builds error objects we rarely need.
-        if validator is None or validator.is_valid(instance):
+        if validator is None:
+            return []
+        fast = self.fast.get(name)
+        # The compiled pre-check is sound: True means valid. Otherwise jsonschema decides.
+        if (fast is not None and fast(instance)) or validator.is_valid(instance):
             return []
         found = []
         for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):

@@ -50,6 +50,7 @@ class Constraint:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._matches: dict[tuple[str, ...], list[str]] = {}
         self.alternatives: list[SpecifierSet] = []
         for alternative in text.split("||"):
             self.alternatives.append(self._parse_alternative(alternative.strip()))
@@ -82,8 +83,12 @@ class Constraint:
         return any(spec.contains(parsed, prereleases=True) for spec in self.alternatives)
 
     def matching(self, versions: Iterable[str]) -> list[str]:
-        """The versions that satisfy the constraint, in input order."""
-        return [v for v in versions if self.allows(v)]
+        """The versions that satisfy the constraint, in input order (memoised)."""
+        key = tuple(versions)
+        found = self._matches.get(key)
+        if found is None:
+            found = self._matches[key] = [v for v in key if self.allows(v)]
+        return found
 
     def __str__(self) -> str:
         return " || ".join(str(s) or "*" for s in self.alternatives)
