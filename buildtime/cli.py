@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--root", type=Path, default=Path.cwd(),
                         help="repository root holding templates/ and schemas/ (default: cwd)")
     common.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    common.add_argument("--cache-dir", type=Path, default=_default_cache(),
+                        help="compiled-template cache (env REGISTRY_BUILD_CACHE)")
+    common.add_argument("--no-cache", action="store_true", help="do not cache compiled templates")
+    common.add_argument("--jobs", type=int, default=None,
+                        help="render in this many processes (default: CPUs, large projects only)")
     parser = argparse.ArgumentParser(prog="registry-build", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -68,6 +73,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _default_cache() -> Path:
+    if configured := os.environ.get("REGISTRY_BUILD_CACHE"):
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "registry-build" / "templates"
+
+
+def _builder(args: argparse.Namespace, project: Project) -> Builder:
+    cache = None if args.no_cache else args.cache_dir
+    return Builder(project, cache_dir=cache, jobs=args.jobs)
+
+
 def _env(project: Project, env: str | None) -> str:
     if env is None:
         return project.default_env
@@ -89,7 +106,7 @@ def _report(issues: Issues, fmt: str, **extra: object) -> None:
 def _cmd_build(args: argparse.Namespace, project: Project) -> int:
     env = _env(project, args.env)
     git = metadata(project.root, project.input_paths())
-    bundle = Builder(project).write(env, args.out, git, stamp=args.stamp)
+    bundle = _builder(args, project).write(env, args.out, git, stamp=args.stamp)
     if args.expect_version and args.expect_version not in (bundle.version, bundle.version[7:]):
         print(f"bundle version {bundle.version} != expected {args.expect_version}", file=sys.stderr)
         return 1
@@ -104,7 +121,7 @@ def _cmd_build(args: argparse.Namespace, project: Project) -> int:
 
 def _cmd_validate(args: argparse.Namespace, project: Project) -> int:
     envs = list(project.environments) if args.all_envs else [_env(project, args.env)]
-    builder = Builder(project)
+    builder = _builder(args, project)
     issues, builds = builder.validate(envs)
     if issues:
         _report(issues, args.format, environments=envs)

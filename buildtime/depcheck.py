@@ -5,6 +5,7 @@ Runs on schema-valid documents. Every problem is collected; nothing stops at the
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -93,7 +94,7 @@ def _check_dependency(
 ) -> list[Issue]:
     name, text = dep["capability"], dep["version"]
     if name not in versions:
-        close = sorted(v for v in versions if v.split("-")[0] == name.split("-")[0])[:3]
+        close = difflib.get_close_matches(name, list(versions), n=3)
         return [Issue("dep-missing-capability", f"dependency on unknown capability {name!r}",
                       file, pointer=f"{pointer}/capability",
                       hint=f"did you mean {', '.join(close)}?" if close else

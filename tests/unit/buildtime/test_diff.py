@@ -1,0 +1,65 @@
+"""Semantic bundle diff: keys added/removed/changed per profile and whether a change is major."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from service.bundle import Bundle, assemble_bundle
+from service.bundle_diff import diff_bundles
+
+
+def _bundle(profiles: dict[str, dict[str, Any]], caps: list[dict[str, Any]] | None = None) -> Bundle:
+    return assemble_bundle(profiles=profiles, catalog={"capabilities": caps or []},
+                           environment="dev", git={}, schema_versions={})
+
+
+def _profile(name: str, **config: Any) -> dict[str, Any]:
+    return {"profile": name, "major_keys": ["/config/model"], "config": config}
+
+
+def test_minor_and_major_changes() -> None:
+    a = _bundle({"p": _profile("p", model="m1", level="info", old=1)})
+    b = _bundle({"p": _profile("p", model="m1", level="debug", new=2)})
+    diff = diff_bundles(a, b)
+    [p] = diff.profiles
+    assert (p.changed, p.added, p.removed) == (["/config/level"], ["/config/new"], ["/config/old"])
+    assert p.major is False and diff.major is False
+
+    c = _bundle({"p": _profile("p", model="m2", level="info", old=1)})
+    [p] = diff_bundles(a, c).profiles
+    assert p.major is True
+    assert p.major_paths == ["/config/model"]
+
+
+def test_major_key_covers_nested_paths_and_replacement() -> None:
+    a = _bundle({"p": {"profile": "p", "major_keys": ["/config/llm"], "config": {"llm": {"m": 1}}}})
+    b = _bundle({"p": {"profile": "p", "major_keys": ["/config/llm"], "config": {"llm": {"m": 2}}}})
+    assert diff_bundles(a, b).major is True  # /config/llm/m lies under /config/llm
+    c = _bundle({"p": {"profile": "p", "major_keys": ["/config/llm/m"], "config": {}}})
+    d = _bundle({"p": {"profile": "p", "major_keys": ["/config/llm/m"], "config": {"llm": {"m": 1}}}})
+    assert diff_bundles(c, d).major is True  # /config/llm added contains the major key
+
+
+def test_profiles_and_catalog_added_removed() -> None:
+    a = _bundle({"p": _profile("p")}, [{"name": "x", "versions": ["1.0.0"]}])
+    b = _bundle({"q": _profile("q")}, [{"name": "x", "versions": ["1.1.0"]}, {"name": "y"}])
+    diff = diff_bundles(a, b)
+    assert (diff.profiles_added, diff.profiles_removed) == (["q"], ["p"])
+    assert diff.catalog.added == ["y"]
+    assert [c.path for c in diff.catalog.changed["x"]] == ["/versions"]
+    assert not diff.identical
+
+
+def test_identical_bundles_and_json_encoding() -> None:
+    a = _bundle({"p": _profile("p", model="m")})
+    diff = diff_bundles(a, a)
+    assert diff.identical
+    assert json.loads(diff.to_json())["from_version"] == a.version
+
+
+def test_type_change_is_a_change() -> None:
+    a = _bundle({"p": _profile("p", n=1)})
+    b = _bundle({"p": _profile("p", n=1.0)})
+    [p] = diff_bundles(a, b).profiles
+    assert p.changed == ["/config/n"]
