@@ -24,7 +24,15 @@ __all__ = ["PROFILE_SUFFIX", "RenderError", "Renderer"]
 
 PROFILE_SUFFIX = ".yaml.j2"
 _PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_json = msgspec.json.Encoder(order="sorted")
+
+
+def _undefined_hook(value: Any) -> Any:
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises UndefinedError naming the variable
+    raise TypeError(f"cannot render {type(value).__name__} as JSON")
+
+
+_json = msgspec.json.Encoder(order="sorted", enc_hook=_undefined_hook)
 
 
 class RenderError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,26 @@ def pointer_of(path: Any) -> str:
     """JSON pointer for a jsonschema error path (a deque of keys and indexes)."""
     parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
     return "/" + "/".join(parts) if parts else ""
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _shorten(message: str, limit: int = 240) -> str:
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+def _extra_keys(error: ValidationError) -> list[str]:
+    """The keys an ``additionalProperties: false`` error is about."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    known = set(schema.get("properties", {}))
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    return sorted(
+        str(k) for k in error.instance if k not in known and not any(p.search(str(k)) for p in patterns)
+    )
 
 
 def _hint(error: ValidationError) -> str:
@@ -129,13 +150,13 @@ class SchemaSet:
             return []
         found = []
         for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):
-            found.append(
-                Issue(
-                    code,
-                    f"{error.message} (schema {self.files.get(name, name)})",
-                    file,
-                    pointer=pointer_of(error.absolute_path) or "/",
-                    hint=_hint(error),
+            pointer = pointer_of(error.absolute_path)
+            for key in _extra_keys(error) or [None]:
+                # Point at each unexpected key itself, so YAML and JSON errors get its line.
+                where = f"{pointer}/{_escape(key)}" if key is not None else pointer or "/"
+                message = f"unexpected key {key!r}" if key is not None else _shorten(error.message)
+                found.append(
+                    Issue(code, f"{message} (schema {self.files.get(name, name)})", file,
+                          pointer=where, hint=_hint(error))
                 )
-            )
         return found

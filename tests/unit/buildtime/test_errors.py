@@ -67,7 +67,7 @@ def test_schema_error_has_pointer_and_hint(make_project: MakeProject) -> None:
               if i.code == "schema"]
     pointers = {i.pointer for i in issues}
     assert "/thresholds/heartbeat_interval" in pointers
-    assert "/thresholds" in pointers  # additionalProperties: bogus
+    assert "/thresholds/bogus" in pointers  # additionalProperties names the key
     assert all(i.file == "templates/profiles/gamma.yaml.j2" and i.hint for i in issues)
 
 
@@ -86,7 +86,7 @@ def test_values_syntax_errors_have_lines_in_each_format(make_project: MakeProjec
 def test_values_schema_error_points_at_key_and_line(make_project: MakeProject) -> None:
     text = "environment: dev\nvars:\n  mode: dev\nunknown_key: 1\n"
     issue = _one(_issues(make_project({"templates/values/dev.yaml": text})), "values-schema")
-    assert (issue.file, issue.pointer) == ("templates/values/dev.yaml", "/")
+    assert (issue.file, issue.pointer, issue.line) == ("templates/values/dev.yaml", "/unknown_key", 4)
     text = "environment: dev\ndefaults:\n  thresholds:\n    retention: -5\nvars:\n  mode: dev\n"
     issue = _one(_issues(make_project({"templates/values/dev.yaml": text})), "values-schema")
     assert issue.pointer == "/defaults/thresholds/retention"
