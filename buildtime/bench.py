@@ -96,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         project = generate(Path(tmp) / "src", args.profiles)
         cache = Path(tmp) / "cache"
         envs = len(project.environments)
-        print(f"{args.profiles} generated profiles x {envs} environments, "
-              f"jobs={args.jobs or default_jobs()}")
+        print(
+            f"{args.profiles} generated profiles x {envs} environments, "
+            f"jobs={args.jobs or default_jobs()}"
+        )
         warm = []
         for run in range(args.repeat + 1):
             validated, seconds, total = run_once(
@@ -106,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             label = "cold (no compiled templates)" if run == 0 else "warm (compiled-template cache)"
             if run:
                 warm.append(seconds)
-            print(f"run {run + 1} {label}: {total} payloads rendered and validated in "
-                  f"{validated:.3f} s; with hashing and writing the bundles {seconds:.3f} s")
+            print(
+                f"run {run + 1} {label}: {total} payloads rendered and validated in "
+                f"{validated:.3f} s; with hashing and writing the bundles {seconds:.3f} s"
+            )
         if warm:
             print(f"warm: best {min(warm):.3f} s, mean {sum(warm) / len(warm):.3f} s")
     return 0

@@ -69,8 +69,12 @@ class Builder:
     """
 
     def __init__(
-        self, project: Project, environ: Mapping[str, str] | None = None, *,
-        cache_dir: Path | None = None, jobs: int | None = None,
+        self,
+        project: Project,
+        environ: Mapping[str, str] | None = None,
+        *,
+        cache_dir: Path | None = None,
+        jobs: int | None = None,
     ) -> None:
         self.project = project
         self.environ = dict(os.environ if environ is None else environ)
@@ -96,13 +100,28 @@ class Builder:
             if value_issues:
                 # Rendering with broken values would only repeat the same problem per profile.
                 continue
-            result.defaults = Thresholds.from_dict(values.data.get("defaults", {}).get("thresholds", {}))
+            result.defaults = Thresholds.from_dict(
+                values.data.get("defaults", {}).get("thresholds", {})
+            )
             for name in sorted(values.excluded - set(names)):
-                result.issues.append(Issue("values-exclude", f"exclude_profiles names unknown profile {name!r}",
-                                           values.files[-1], pointer="/exclude_profiles"))
+                result.issues.append(
+                    Issue(
+                        "values-exclude",
+                        f"exclude_profiles names unknown profile {name!r}",
+                        values.files[-1],
+                        pointer="/exclude_profiles",
+                    )
+                )
             wanted = tuple(n for n in names if n not in values.excluded)
-            plans.append(EnvPlan(env, {**values.vars, "environment": env},
-                                 {n: values.overrides(n) for n in wanted}, result.defaults, wanted))
+            plans.append(
+                EnvPlan(
+                    env,
+                    {**values.vars, "environment": env},
+                    {n: values.overrides(n) for n in wanted},
+                    result.defaults,
+                    wanted,
+                )
+            )
 
         def catalogs() -> None:  # runs in this process while workers render profiles
             for plan in plans:
@@ -118,7 +137,9 @@ class Builder:
                     result.profiles[name] = payload
                     result.files[name] = self.renderer.file_of(self.renderer.profile_template(name))
             if result.catalog:
-                result.issues += check_all(result.catalog, self._catalog_file, result.profiles, result.files)
+                result.issues += check_all(
+                    result.catalog, self._catalog_file, result.profiles, result.files
+                )
         return results
 
     @property
@@ -153,9 +174,15 @@ class Builder:
                 payload["thresholds"] = {**plan.defaults.to_dict(), **own}
         issues = self.schemas.issues("profile", payload, file)
         if not issues and payload["profile"] != name:
-            issues.append(Issue("profile-name", f"payload names profile {payload['profile']!r}, "
-                                f"the file is {name!r}", file, pointer="/profile",
-                                hint="a profile is named after its template file"))
+            issues.append(
+                Issue(
+                    "profile-name",
+                    f"payload names profile {payload['profile']!r}, the file is {name!r}",
+                    file,
+                    pointer="/profile",
+                    hint="a profile is named after its template file",
+                )
+            )
         if issues:
             return None, issues
         payload["thresholds"] = _floats(payload["thresholds"])
@@ -170,7 +197,11 @@ class Builder:
         return issues, builds
 
     def assemble(
-        self, env: str, git: Mapping[str, Any], *, stamp: bool = False,
+        self,
+        env: str,
+        git: Mapping[str, Any],
+        *,
+        stamp: bool = False,
         build: EnvBuild | None = None,
     ) -> Bundle:
         """Validate ``env`` and assemble its bundle in memory; raises ``BuildFailed``."""
@@ -181,11 +212,18 @@ class Builder:
             raise BuildFailed(issues)
         build_info = None
         if stamp:
-            build_info = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
-                          "host": socket.gethostname()}
+            build_info = {
+                "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                "host": socket.gethostname(),
+            }
         bundle = assemble_bundle(
-            profiles=build.profiles, catalog=build.catalog, environment=env, git=git,
-            schema_versions=self.schemas.versions, defaults=build.defaults, build_info=build_info,
+            profiles=build.profiles,
+            catalog=build.catalog,
+            environment=env,
+            git=git,
+            schema_versions=self.schemas.versions,
+            defaults=build.defaults,
+            build_info=build_info,
         )
         issues.extend(self.schemas.issues("manifest", bundle.manifest, "manifest.json"))
         if issues:
@@ -193,7 +231,12 @@ class Builder:
         return bundle
 
     def write(
-        self, env: str, out: Path, git: Mapping[str, Any], *, stamp: bool = False,
+        self,
+        env: str,
+        out: Path,
+        git: Mapping[str, Any],
+        *,
+        stamp: bool = False,
         build: EnvBuild | None = None,
     ) -> Bundle:
         """Validate ``env`` and write its bundle to ``out``; raises ``BuildFailed``."""

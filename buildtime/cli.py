@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from buildtime.build import BuildFailed, Builder
+from buildtime.build import Builder, BuildFailed
 from buildtime.difftext import diff_json, format_diff
 from buildtime.gitmeta import GitError, metadata
 from buildtime.history import format_history, history
@@ -29,14 +29,26 @@ __all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", type=Path, default=Path.cwd(),
-                        help="repository root holding templates/ and schemas/ (default: cwd)")
+    common.add_argument(
+        "--root",
+        type=Path,
+        default=Path.cwd(),
+        help="repository root holding templates/ and schemas/ (default: cwd)",
+    )
     common.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    common.add_argument("--cache-dir", type=Path, default=_default_cache(),
-                        help="compiled-template cache (env REGISTRY_BUILD_CACHE)")
+    common.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=_default_cache(),
+        help="compiled-template cache (env REGISTRY_BUILD_CACHE)",
+    )
     common.add_argument("--no-cache", action="store_true", help="do not cache compiled templates")
-    common.add_argument("--jobs", type=int, default=None,
-                        help="render in this many processes (default: CPUs, large projects only)")
+    common.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="render in this many processes (default: CPUs, large projects only)",
+    )
     parser = argparse.ArgumentParser(prog="registry-build", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -115,7 +127,9 @@ def _cmd_build(args: argparse.Namespace, project: Project) -> int:
     elif args.quiet:
         print(bundle.version)
     else:
-        print(f"built {env} bundle {bundle.version} ({len(bundle.profiles)} profiles) -> {args.out}")
+        print(
+            f"built {env} bundle {bundle.version} ({len(bundle.profiles)} profiles) -> {args.out}"
+        )
     return 0
 
 
@@ -128,9 +142,14 @@ def _cmd_validate(args: argparse.Namespace, project: Project) -> int:
         return 1
     versions = {}
     for env, build in builds.items():
-        bundle = assemble_bundle(profiles=build.profiles, catalog=build.catalog, environment=env,
-                                 git={}, schema_versions=builder.schemas.versions,
-                                 defaults=build.defaults)
+        bundle = assemble_bundle(
+            profiles=build.profiles,
+            catalog=build.catalog,
+            environment=env,
+            git={},
+            schema_versions=builder.schemas.versions,
+            defaults=build.defaults,
+        )
         versions[env] = {"version": bundle.version, "profiles": len(build.profiles)}
     if args.format == "json":
         print(format_json(issues, environments=envs, bundles=versions))
@@ -143,7 +162,9 @@ def _cmd_validate(args: argparse.Namespace, project: Project) -> int:
 def _cmd_diff(args: argparse.Namespace, project: Project) -> int:
     env = _env(project, args.env)
     a = resolve_source(project, args.a, env, os.environ)
-    b = resolve_source(project, args.b, _env(project, args.to_env) if args.to_env else env, os.environ)
+    b = resolve_source(
+        project, args.b, _env(project, args.to_env) if args.to_env else env, os.environ
+    )
     diff = diff_bundles(a.bundle, b.bundle)
     if args.format == "json":
         print(diff_json(diff, a=a.label, b=b.label))
@@ -169,19 +190,27 @@ def _cmd_promote(args: argparse.Namespace, project: Project) -> int:
 
         save_bundle(result.bundle, args.out)
     if args.format == "json":
-        extra = {"commit": result.commit, "ref": result.ref, "version": result.bundle.version,
-                 "current": result.current_label}
+        extra = {
+            "commit": result.commit,
+            "ref": result.ref,
+            "version": result.bundle.version,
+            "current": result.current_label,
+        }
         if result.diff is None:
             print(json.dumps({**extra, "diff": None}, indent=2))
         else:
             print(diff_json(result.diff, **extra))
         return 0
-    print(f"promote {result.ref} ({result.commit[:10]}) {from_env} -> {to_env}: "
-          f"valid, version {result.bundle.version}")
+    print(
+        f"promote {result.ref} ({result.commit[:10]}) {from_env} -> {to_env}: "
+        f"valid, version {result.bundle.version}"
+    )
     if result.diff is None:
         print(f"no current {to_env} bundle found (pass --current): every profile is new")
     else:
-        print(format_diff(result.diff, result.current_label or "current", f"{result.ref} ({to_env})"))
+        print(
+            format_diff(result.diff, result.current_label or "current", f"{result.ref} ({to_env})")
+        )
     return 0
 
 

@@ -18,7 +18,9 @@ __all__ = ["Source", "check_all", "resolve_pointer"]
 
 _MISSING = object()
 # Keys whose string values look like credentials: those belong in `secrets:` references.
-_SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|credential|private[_-]?key)$", re.I)
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|credential|private[_-]?key)$", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class _Graph:
                 stack[-1] = (node, i + 1)
                 nxt = targets[i]
                 if state.get(nxt) == 1:
-                    cycle = path[path.index(nxt) :] + [nxt]
+                    cycle = [*path[path.index(nxt) :], nxt]
                     found.setdefault(frozenset(cycle), cycle)
                 elif not state.get(nxt):
                     state[nxt] = 1
@@ -95,37 +97,75 @@ def _check_dependency(
     name, text = dep["capability"], dep["version"]
     if name not in versions:
         close = difflib.get_close_matches(name, list(versions), n=3)
-        return [Issue("dep-missing-capability", f"dependency on unknown capability {name!r}",
-                      file, pointer=f"{pointer}/capability",
-                      hint=f"did you mean {', '.join(close)}?" if close else
-                      "add it to the capability catalog or fix the name")]
+        return [
+            Issue(
+                "dep-missing-capability",
+                f"dependency on unknown capability {name!r}",
+                file,
+                pointer=f"{pointer}/capability",
+                hint=f"did you mean {', '.join(close)}?"
+                if close
+                else "add it to the capability catalog or fix the name",
+            )
+        ]
     try:
         constraint = parse_constraint(text)
     except ConstraintError as exc:
-        return [Issue("dep-bad-constraint", str(exc), file, pointer=f"{pointer}/version",
-                      hint="use >=1.2,<2 · ^1.2 · ~1.2 · 1.2.3 · *")]
+        return [
+            Issue(
+                "dep-bad-constraint",
+                str(exc),
+                file,
+                pointer=f"{pointer}/version",
+                hint="use >=1.2,<2 · ^1.2 · ~1.2 · 1.2.3 · *",
+            )
+        ]
     if not constraint.matching(versions[name]):
         offered = ", ".join(versions[name])
-        return [Issue("dep-unsatisfiable",
-                      f"no version of {name!r} satisfies {text!r} (catalog offers {offered})",
-                      file, pointer=f"{pointer}/version",
-                      hint="relax the constraint or add the version to the catalog")]
+        return [
+            Issue(
+                "dep-unsatisfiable",
+                f"no version of {name!r} satisfies {text!r} (catalog offers {offered})",
+                file,
+                pointer=f"{pointer}/version",
+                hint="relax the constraint or add the version to the catalog",
+            )
+        ]
     return []
 
 
 def _check_profile(
-    name: str, payload: Mapping[str, Any], file: str, catalog: Mapping[str, Any],
-    caps: Mapping[str, Mapping[str, Any]], versions: Mapping[str, list[str]], graph: _Graph,
+    name: str,
+    payload: Mapping[str, Any],
+    file: str,
+    catalog: Mapping[str, Any],
+    caps: Mapping[str, Mapping[str, Any]],
+    versions: Mapping[str, list[str]],
+    graph: _Graph,
 ) -> list[Issue]:
     issues: list[Issue] = []
     for i, cap in enumerate(payload["capabilities"]):
         if cap["name"] not in caps:
-            issues.append(Issue("dep-missing-capability", f"profile provides unknown capability {cap['name']!r}",
-                                file, pointer=f"/capabilities/{i}/name", hint="add it to the capability catalog"))
+            issues.append(
+                Issue(
+                    "dep-missing-capability",
+                    f"profile provides unknown capability {cap['name']!r}",
+                    file,
+                    pointer=f"/capabilities/{i}/name",
+                    hint="add it to the capability catalog",
+                )
+            )
         elif cap["version"] not in versions[cap["name"]]:
-            issues.append(Issue("capability-version", f"{cap['name']} {cap['version']} is not in the catalog "
-                                f"(offers {', '.join(versions[cap['name']])})", file,
-                                pointer=f"/capabilities/{i}/version", hint="add the version to the catalog"))
+            issues.append(
+                Issue(
+                    "capability-version",
+                    f"{cap['name']} {cap['version']} is not in the catalog "
+                    f"(offers {', '.join(versions[cap['name']])})",
+                    file,
+                    pointer=f"/capabilities/{i}/version",
+                    hint="add the version to the catalog",
+                )
+            )
     provided = [c["name"] for c in payload["capabilities"]]
     for i, dep in enumerate(payload["dependencies"]):
         issues += _check_dependency(dep, versions, file, f"/dependencies/{i}")
@@ -135,8 +175,15 @@ def _check_profile(
     for cap_name in dict.fromkeys(provided):
         for pointer in caps.get(cap_name, {}).get("requires_config", ()):
             if not _present(payload, pointer):
-                issues.append(Issue("conditional", f"capability {cap_name!r} requires {pointer} to be set",
-                                    file, pointer=pointer, hint="set it in the profile template or values"))
+                issues.append(
+                    Issue(
+                        "conditional",
+                        f"capability {cap_name!r} requires {pointer} to be set",
+                        file,
+                        pointer=pointer,
+                        hint="set it in the profile template or values",
+                    )
+                )
     dep_names = {d["capability"] for d in payload["dependencies"]}
     for r, rule in enumerate(catalog.get("rules", ())):
         value = resolve_pointer(payload, rule["when"])
@@ -144,18 +191,39 @@ def _check_profile(
             continue
         for pointer in rule.get("require", ()):
             if not _present(payload, pointer):
-                issues.append(Issue("conditional", f"{rule['when']} is set, so {pointer} is required "
-                                    f"(catalog rules[{r}])", file, pointer=pointer, hint=rule.get("hint")))
+                issues.append(
+                    Issue(
+                        "conditional",
+                        f"{rule['when']} is set, so {pointer} is required (catalog rules[{r}])",
+                        file,
+                        pointer=pointer,
+                        hint=rule.get("hint"),
+                    )
+                )
         for cap_name in rule.get("require_dependency", ()):
             if cap_name not in dep_names:
-                issues.append(Issue("conditional", f"{rule['when']} is set, so a dependency on {cap_name!r} "
-                                    f"is required (catalog rules[{r}])", file, pointer="/dependencies",
-                                    hint=rule.get("hint")))
+                issues.append(
+                    Issue(
+                        "conditional",
+                        f"{rule['when']} is set, so a dependency on {cap_name!r} "
+                        f"is required (catalog rules[{r}])",
+                        file,
+                        pointer="/dependencies",
+                        hint=rule.get("hint"),
+                    )
+                )
     issues += _check_thresholds(payload["thresholds"], file)
     for i, key in enumerate(payload["major_keys"]):
         if resolve_pointer(payload, key) is _MISSING:
-            issues.append(Issue("major-key", f"major key {key} does not exist in the payload", file,
-                                pointer=f"/major_keys/{i}", hint="fix the pointer or drop it"))
+            issues.append(
+                Issue(
+                    "major-key",
+                    f"major key {key} does not exist in the payload",
+                    file,
+                    pointer=f"/major_keys/{i}",
+                    hint="fix the pointer or drop it",
+                )
+            )
     issues += _check_secrets(payload["config"], file, "/config")
     return issues
 
@@ -163,14 +231,27 @@ def _check_profile(
 def _check_thresholds(t: Mapping[str, float], file: str) -> list[Issue]:
     issues = []
     if t["degraded_after"] <= t["heartbeat_interval"]:
-        issues.append(Issue("thresholds", f"degraded_after ({t['degraded_after']}) must exceed "
-                            f"heartbeat_interval ({t['heartbeat_interval']})", file,
-                            pointer="/thresholds/degraded_after",
-                            hint="otherwise healthy agents look degraded between heartbeats"))
+        issues.append(
+            Issue(
+                "thresholds",
+                f"degraded_after ({t['degraded_after']}) must exceed "
+                f"heartbeat_interval ({t['heartbeat_interval']})",
+                file,
+                pointer="/thresholds/degraded_after",
+                hint="otherwise healthy agents look degraded between heartbeats",
+            )
+        )
     if t["expire_after"] < t["degraded_after"]:
-        issues.append(Issue("thresholds", f"expire_after ({t['expire_after']}) must be at least "
-                            f"degraded_after ({t['degraded_after']})", file,
-                            pointer="/thresholds/expire_after", hint="expiry comes after degradation"))
+        issues.append(
+            Issue(
+                "thresholds",
+                f"expire_after ({t['expire_after']}) must be at least "
+                f"degraded_after ({t['degraded_after']})",
+                file,
+                pointer="/thresholds/expire_after",
+                hint="expiry comes after degradation",
+            )
+        )
     return issues
 
 
@@ -180,9 +261,16 @@ def _check_secrets(node: Any, file: str, pointer: str) -> list[Issue]:
         for key, value in node.items():
             sub = f"{pointer}/{key}"
             if isinstance(value, str) and value and _SECRET_KEY.search(str(key)):
-                issues.append(Issue("secret-inline", f"{sub} looks like a secret value", file, pointer=sub,
-                                    hint="never render secrets: list a reference under `secrets:` "
-                                    "(name, secret, key) and resolve it at runtime"))
+                issues.append(
+                    Issue(
+                        "secret-inline",
+                        f"{sub} looks like a secret value",
+                        file,
+                        pointer=sub,
+                        hint="never render secrets: list a reference under `secrets:` "
+                        "(name, secret, key) and resolve it at runtime",
+                    )
+                )
             else:
                 issues += _check_secrets(value, file, sub)
     elif isinstance(node, list):
@@ -192,16 +280,25 @@ def _check_secrets(node: Any, file: str, pointer: str) -> list[Issue]:
 
 
 def check_all(
-    catalog: Mapping[str, Any], catalog_file: str,
-    profiles: Mapping[str, Mapping[str, Any]], files: Mapping[str, str],
+    catalog: Mapping[str, Any],
+    catalog_file: str,
+    profiles: Mapping[str, Mapping[str, Any]],
+    files: Mapping[str, str],
 ) -> list[Issue]:
     """Check the catalog and every profile against it, including required-dependency cycles."""
     issues: list[Issue] = []
     caps: dict[str, Mapping[str, Any]] = {}
     for i, cap in enumerate(catalog.get("capabilities", ())):
         if cap["name"] in caps:
-            issues.append(Issue("catalog-duplicate", f"capability {cap['name']!r} is listed twice",
-                                catalog_file, pointer=f"/capabilities/{i}/name", hint="merge the entries"))
+            issues.append(
+                Issue(
+                    "catalog-duplicate",
+                    f"capability {cap['name']!r} is listed twice",
+                    catalog_file,
+                    pointer=f"/capabilities/{i}/name",
+                    hint="merge the entries",
+                )
+            )
         caps.setdefault(cap["name"], cap)
     versions = {name: list(cap["versions"]) for name, cap in caps.items()}
     graph = _Graph()
@@ -215,7 +312,13 @@ def check_all(
         issues += _check_profile(name, profiles[name], files[name], catalog, caps, versions, graph)
     for cycle in graph.cycles():
         file, pointer = graph.origin[(cycle[-2], cycle[-1])]
-        issues.append(Issue("dep-cycle", "required dependencies form a cycle: " + " -> ".join(cycle),
-                            file, pointer=pointer,
-                            hint="make one dependency optional (required: false) or split the capability"))
+        issues.append(
+            Issue(
+                "dep-cycle",
+                "required dependencies form a cycle: " + " -> ".join(cycle),
+                file,
+                pointer=pointer,
+                hint="make one dependency optional (required: false) or split the capability",
+            )
+        )
     return issues

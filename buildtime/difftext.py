@@ -43,7 +43,10 @@ def format_diff(diff: BundleDiff, label_a: str = "a", label_b: str = "b") -> str
     lines += [f"profile {name}: removed" for name in diff.profiles_removed]
     for profile in diff.profiles:
         kind = "MAJOR, agents restart" if profile.major else "minor, applied at next heartbeat"
-        counts = f"{len(profile.changed)} changed, {len(profile.added)} added, {len(profile.removed)} removed"
+        counts = (
+            f"{len(profile.changed)} changed, {len(profile.added)} added, "
+            f"{len(profile.removed)} removed"
+        )
         lines.append(f"profile {profile.profile}: {counts} ({kind})")
         lines += [_change(c) for c in profile.changes]
     if not diff.catalog.empty:
@@ -57,7 +60,9 @@ def format_diff(diff: BundleDiff, label_a: str = "a", label_b: str = "b") -> str
     if diff.defaults:
         lines.append("defaults:")
         lines += [_change(c) for c in diff.defaults]
-    lines.append("summary: " + ("MAJOR change (restart required)" if diff.major else "minor change"))
+    lines.append(
+        "summary: " + ("MAJOR change (restart required)" if diff.major else "minor change")
+    )
     return "\n".join(lines)
 
 

@@ -75,7 +75,8 @@ def convert(name: str, raw: str, type_: str) -> Any:
     except (ValueError, json.JSONDecodeError):
         shown = raw if len(raw) <= 40 else raw[:37] + "..."
         raise EnvError(
-            "env-type", f"environment variable {name}={shown!r} is not a valid {type_}",
+            "env-type",
+            f"environment variable {name}={shown!r} is not a valid {type_}",
             variable=name,
         ) from None
 
@@ -107,7 +108,9 @@ def _parse_call(expr: str) -> tuple[str, str, Any]:
         node = ast.parse(expr.strip(), mode="eval").body
     except SyntaxError:
         raise EnvError("env-syntax", f"cannot parse ${{{expr}}}") from None
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "env"):
+    if not (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "env"
+    ):
         raise EnvError("env-syntax", f"${{{expr}}} is not an env(...) call")
     try:
         args = [ast.literal_eval(arg) for arg in node.args]
@@ -115,9 +118,7 @@ def _parse_call(expr: str) -> tuple[str, str, Any]:
     except ValueError:
         raise EnvError("env-syntax", f"${{{expr}}}: arguments must be literals") from None
     if len(args) != 1 or not isinstance(args[0], str) or set(kwargs) - {"type", "default"}:
-        raise EnvError(
-            "env-syntax", f'${{{expr}}}: use env("NAME", type="int", default=...)'
-        )
+        raise EnvError("env-syntax", f'${{{expr}}}: use env("NAME", type="int", default=...)')
     type_ = kwargs.get("type", "str")
     if not isinstance(type_, str):
         raise EnvError("env-syntax", f"${{{expr}}}: type must be a string")

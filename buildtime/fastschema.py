@@ -20,10 +20,24 @@ __all__ = ["Unsupported", "compile_schema"]
 
 Check = Callable[[Any], bool]
 # Keywords that never affect validity (annotations) or are handled by their parent.
-_IGNORED = frozenset({
-    "$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples",
-    "deprecated", "readOnly", "writeOnly", "format", "contentMediaType", "contentEncoding",
-})
+_IGNORED = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$defs",
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "format",
+        "contentMediaType",
+        "contentEncoding",
+    }
+)
 _TYPES: dict[str, Check] = {
     "object": lambda x: isinstance(x, dict),
     "array": lambda x: isinstance(x, list),
@@ -35,10 +49,13 @@ _TYPES: dict[str, Check] = {
 }
 
 
-_SIZES: dict[str, tuple[type, bool]] = {
-    "minItems": (list, True), "maxItems": (list, False),
-    "minProperties": (dict, True), "maxProperties": (dict, False),
-    "minLength": (str, True), "maxLength": (str, False),
+_SIZES: dict[str, tuple[type[Any], bool]] = {
+    "minItems": (list, True),
+    "maxItems": (list, False),
+    "minProperties": (dict, True),
+    "maxProperties": (dict, False),
+    "minLength": (str, True),
+    "maxLength": (str, False),
 }
 
 
@@ -73,8 +90,10 @@ class _Compiler:
             return self.memo[key]
         slot: list[Check] = []
         self.memo[key] = lambda x: slot[0](x)  # a recursive $ref sees this trampoline
-        checks = [self._keyword(k, v, schema, resolver) for k, v in schema.items() if k not in _IGNORED]
-        checks = [c for c in checks if c is not None]
+        found = [
+            self._keyword(k, v, schema, resolver) for k, v in schema.items() if k not in _IGNORED
+        ]
+        checks: list[Check] = [c for c in found if c is not None]
 
         def check(x: Any) -> bool:
             return all(c(x) for c in checks)
@@ -95,21 +114,27 @@ class _Compiler:
             return lambda x: any(t(x) for t in tests)
         if kw == "properties":
             subs = {name: self.compile(s, resolver) for name, s in v.items()}
-            return lambda x: not isinstance(x, dict) or all(
-                sub(x[name]) for name, sub in subs.items() if name in x
+            return lambda x: (
+                not isinstance(x, dict)
+                or all(sub(x[name]) for name, sub in subs.items() if name in x)
             )
         if kw == "additionalProperties":
             known = set(schema.get("properties", {}))
             patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
             extra = self.compile(v, resolver)
-            return lambda x: not isinstance(x, dict) or all(
-                extra(val) for k, val in x.items()
-                if k not in known and not any(p.search(k) for p in patterns)
+            return lambda x: (
+                not isinstance(x, dict)
+                or all(
+                    extra(val)
+                    for k, val in x.items()
+                    if k not in known and not any(p.search(k) for p in patterns)
+                )
             )
         if kw == "patternProperties":
             pats = [(re.compile(p), self.compile(s, resolver)) for p, s in v.items()]
-            return lambda x: not isinstance(x, dict) or all(
-                sub(val) for k, val in x.items() for p, sub in pats if p.search(k)
+            return lambda x: (
+                not isinstance(x, dict)
+                or all(sub(val) for k, val in x.items() for p, sub in pats if p.search(k))
             )
         if kw == "propertyNames":
             sub = self.compile(v, resolver)
@@ -122,14 +147,17 @@ class _Compiler:
             start = len(schema.get("prefixItems", ()))
             return lambda x: not isinstance(x, list) or all(sub(i) for i in x[start:])
         if kw == "prefixItems":
-            subs = [self.compile(s, resolver) for s in v]
-            return lambda x: not isinstance(x, list) or all(s(i) for s, i in zip(subs, x, strict=False))
+            prefix = [self.compile(s, resolver) for s in v]
+            return lambda x: (
+                not isinstance(x, list) or all(s(i) for s, i in zip(prefix, x, strict=False))
+            )
         if kw == "uniqueItems":
             if not v:
                 return None
             # Hashable scalars of one type only; anything else is "unsure".
-            return lambda x: not isinstance(x, list) or (
-                all(isinstance(i, str) for i in x) and len(set(x)) == len(x)
+            return lambda x: (
+                not isinstance(x, list)
+                or (all(isinstance(i, str) for i in x) and len(set(x)) == len(x))
             )
         if kw in _SIZES:
             kind, low = _SIZES[kw]
@@ -139,8 +167,10 @@ class _Compiler:
             return lambda x: not isinstance(x, str) or regex.search(x) is not None
         if kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             op: Callable[[Any], bool] = {
-                "minimum": lambda x: x >= v, "maximum": lambda x: x <= v,
-                "exclusiveMinimum": lambda x: x > v, "exclusiveMaximum": lambda x: x < v,
+                "minimum": lambda x: x >= v,
+                "maximum": lambda x: x <= v,
+                "exclusiveMinimum": lambda x: x > v,
+                "exclusiveMaximum": lambda x: x < v,
             }[kw]
             return lambda x: not _is_number(x) or op(x)
         if kw == "const":
@@ -149,10 +179,10 @@ class _Compiler:
             return lambda x: any(_same_scalar(x, e) for e in v)
         # Only monotone combinators keep "True means valid" sound; oneOf and not do not.
         if kw in ("anyOf", "allOf"):
-            subs = [self.compile(s, resolver) for s in v]
+            parts = [self.compile(s, resolver) for s in v]
             if kw == "anyOf":
-                return lambda x: any(s(x) for s in subs)
-            return lambda x: all(s(x) for s in subs)
+                return lambda x: any(p(x) for p in parts)
+            return lambda x: all(p(x) for p in parts)
         raise Unsupported(kw)
 
 

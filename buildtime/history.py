@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from buildtime.build import BuildFailed, Builder
+from buildtime.build import Builder, BuildFailed
 from buildtime.gitmeta import log
 from buildtime.project import CONFIG_FILE, Project
 from buildtime.sources import build_ref
@@ -33,14 +33,18 @@ def input_paths(project: Project, profile: str | None) -> list[str]:
     if profile is None:
         return [CONFIG_FILE, *project.input_paths()]
     renderer = Builder(project, {}).renderer
-    templates = [project.rel(p) for p in renderer.template_paths(renderer.profile_template(profile))]
-    return sorted({
-        CONFIG_FILE,
-        project.schemas_dir,
-        project.rel(project.values),
-        project.rel(project.templates / project.catalog_template),
-        *templates,
-    })
+    templates = [
+        project.rel(p) for p in renderer.template_paths(renderer.profile_template(profile))
+    ]
+    return sorted(
+        {
+            CONFIG_FILE,
+            project.schemas_dir,
+            project.rel(project.values),
+            project.rel(project.templates / project.catalog_template),
+            *templates,
+        }
+    )
 
 
 def history(
@@ -58,8 +62,9 @@ def history(
                 digest = bundle.manifest["files"].get(f"profiles/{profile}.json")
         except BuildFailed as exc:
             errors = len(exc.issues)
-        entries.append(Entry(commit.sha, commit.date, commit.author, commit.subject,
-                             version, digest, errors))
+        entries.append(
+            Entry(commit.sha, commit.date, commit.author, commit.subject, version, digest, errors)
+        )
     return entries
 
 
@@ -77,6 +82,8 @@ def format_history(entries: list[Entry], profile: str | None, fmt: str = "text")
                 marker = " (profile absent)"
             elif entry.profile_digest != older:
                 marker = " (payload changed)"
-        lines.append(f"{entry.commit[:10]}  {entry.date[:19]}  {version:<12}{marker}  "
-                     f"{entry.author}: {entry.subject}")
+        lines.append(
+            f"{entry.commit[:10]}  {entry.date[:19]}  {version:<12}{marker}  "
+            f"{entry.author}: {entry.subject}"
+        )
     return "\n".join(lines) if lines else "no commits touch these inputs"

@@ -73,7 +73,7 @@ class Project:
                 return rule.env
         raise ProjectError(
             f"no [[branches]] rule in {CONFIG_FILE} matches branch {branch!r}; "
-            "add one (a final pattern = \"*\" catches all) or pass --env"
+            'add one (a final pattern = "*" catches all) or pass --env'
         )
 
     def branch_for_env(self, env: str) -> str | None:

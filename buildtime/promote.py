@@ -42,8 +42,13 @@ def source_ref(project: Project, env: str, ref: str | None) -> str:
 
 
 def promote(
-    project: Project, from_env: str, to_env: str, environ: Mapping[str, str], *,
-    ref: str | None = None, current: str | None = None,
+    project: Project,
+    from_env: str,
+    to_env: str,
+    environ: Mapping[str, str],
+    *,
+    ref: str | None = None,
+    current: str | None = None,
 ) -> Promotion:
     """Validate the source commit for both envs, then diff against the target's current bundle.
 

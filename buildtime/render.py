@@ -66,7 +66,7 @@ class Renderer:
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self._root),
             undefined=jinja2.StrictUndefined,
-            autoescape=False,  # noqa: S701 - renders YAML, not HTML
+            autoescape=False,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -77,7 +77,7 @@ class Renderer:
         self.env.filters["json"] = _json_filter
         self.env.globals["env"] = self._env_global
 
-    def _env_global(self, name: str, type: str = "str", default: Any = MISSING) -> Any:  # noqa: A002
+    def _env_global(self, name: str, type: str = "str", default: Any = MISSING) -> Any:
         return lookup(name, type, default, environ=self.environ)
 
     def profile_names(self) -> list[str]:
@@ -112,23 +112,52 @@ class Renderer:
             return self.env.get_template(template).render(context)
         except jinja2.TemplateSyntaxError as exc:
             name = exc.name or template
-            raise RenderError(Issue("template-syntax", exc.message or str(exc), self.file_of(name),
-                                    exc.lineno, hint="fix the Jinja2 syntax")) from None
+            raise RenderError(
+                Issue(
+                    "template-syntax",
+                    exc.message or str(exc),
+                    self.file_of(name),
+                    exc.lineno,
+                    hint="fix the Jinja2 syntax",
+                )
+            ) from None
         except jinja2.TemplateNotFound as exc:
             file, line = self._locate(exc, template)
-            raise RenderError(Issue("template-not-found", f"template {exc.name!r} not found", file,
-                                    line, hint=f"templates are loaded relative to {self.project.templates_dir}/")) from None
+            raise RenderError(
+                Issue(
+                    "template-not-found",
+                    f"template {exc.name!r} not found",
+                    file,
+                    line,
+                    hint=f"templates are loaded relative to {self.project.templates_dir}/",
+                )
+            ) from None
         except jinja2.UndefinedError as exc:
             file, line = self._locate(exc, template)
-            raise RenderError(Issue("undefined", f"{exc.message} (in {file})", file, line,
-                                    hint="define it in values (vars:) or guard it with `is defined` / default()")) from None
+            raise RenderError(
+                Issue(
+                    "undefined",
+                    f"{exc.message} (in {file})",
+                    file,
+                    line,
+                    hint="define it in values (vars:) or guard it with `is defined` / default()",
+                )
+            ) from None
         except EnvError as exc:
             file, line = self._locate(exc, template)
-            hint = f"export {exc.variable} or give env() a default" if exc.code == "env-missing" else None
-            raise RenderError(Issue(exc.code, f"{exc} (requested by {file})", file, line, hint=hint)) from None
+            hint = (
+                f"export {exc.variable} or give env() a default"
+                if exc.code == "env-missing"
+                else None
+            )
+            raise RenderError(
+                Issue(exc.code, f"{exc} (requested by {file})", file, line, hint=hint)
+            ) from None
         except Exception as exc:  # a template error of any kind must name the template
             file, line = self._locate(exc, template)
-            raise RenderError(Issue("render-error", f"{type(exc).__name__}: {exc}", file, line)) from None
+            raise RenderError(
+                Issue("render-error", f"{type(exc).__name__}: {exc}", file, line)
+            ) from None
 
     def render_document(self, template: str, context: Mapping[str, Any]) -> Any:
         """Render ``template`` and parse the output as YAML."""
@@ -144,17 +173,25 @@ class Renderer:
                 if 0 <= mark.line < len(lines):
                     snippet = f": {lines[mark.line].strip()!r}"
             problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise RenderError(Issue("yaml-syntax", f"rendered output is not valid YAML{where}{snippet} ({problem})",
-                                    self.file_of(template),
-                                    hint="check indentation around blocks and includes; quote values with | json")) from None
+            raise RenderError(
+                Issue(
+                    "yaml-syntax",
+                    f"rendered output is not valid YAML{where}{snippet} ({problem})",
+                    self.file_of(template),
+                    hint="check indentation around blocks and includes; quote values with | json",
+                )
+            ) from None
 
     def check_name(self, name: str) -> Issue | None:
         """An issue if ``name`` cannot be a profile name."""
         if _PROFILE_NAME.match(name):
             return None
-        return Issue("profile-name", f"invalid profile name {name!r}",
-                     self.file_of(self.profile_template(name)),
-                     hint="use lowercase letters, digits and '-', at most 63 characters")
+        return Issue(
+            "profile-name",
+            f"invalid profile name {name!r}",
+            self.file_of(self.profile_template(name)),
+            hint="use lowercase letters, digits and '-', at most 63 characters",
+        )
 
     def referenced(self, template: str) -> set[str]:
         """Every template ``template`` extends, includes or imports, transitively."""

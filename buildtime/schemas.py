@@ -46,7 +46,9 @@ def _extra_keys(error: ValidationError) -> list[str]:
     known = set(schema.get("properties", {}))
     patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
     return sorted(
-        str(k) for k in error.instance if k not in known and not any(p.search(str(k)) for p in patterns)
+        str(k)
+        for k in error.instance
+        if k not in known and not any(p.search(str(k)) for p in patterns)
     )
 
 
@@ -95,7 +97,9 @@ class SchemaSet:
             if name not in documents and name not in files:
                 issues.append(
                     Issue(
-                        "schema-missing", f"schema {name}{SUFFIX} is missing", f"{rel}/{name}{SUFFIX}",
+                        "schema-missing",
+                        f"schema {name}{SUFFIX} is missing",
+                        f"{rel}/{name}{SUFFIX}",
                         hint="every config file is validated; restore the schema from git",
                     )
                 )
@@ -116,7 +120,9 @@ class SchemaSet:
             if "$id" not in doc or "x-schema-version" not in doc:
                 issues.append(
                     Issue(
-                        "schema-invalid", "schema needs $id and x-schema-version", files[name],
+                        "schema-invalid",
+                        "schema needs $id and x-schema-version",
+                        files[name],
                         hint='add "x-schema-version": "1" and bump it on incompatible changes',
                     )
                 )
@@ -137,9 +143,7 @@ class SchemaSet:
             return iter(())
         return validator.iter_errors(instance)
 
-    def issues(
-        self, name: str, instance: Any, file: str, *, code: str = "schema"
-    ) -> list[Issue]:
+    def issues(self, name: str, instance: Any, file: str, *, code: str = "schema") -> list[Issue]:
         """Validate ``instance`` and return one issue per error, with pointer and hint."""
         validator = self.validators.get(name)
         if validator is None:
@@ -151,12 +155,18 @@ class SchemaSet:
         found = []
         for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):
             pointer = pointer_of(error.absolute_path)
-            for key in _extra_keys(error) or [None]:
+            keys: list[str | None] = [*_extra_keys(error)] or [None]
+            for key in keys:
                 # Point at each unexpected key itself, so YAML and JSON errors get its line.
                 where = f"{pointer}/{_escape(key)}" if key is not None else pointer or "/"
                 message = f"unexpected key {key!r}" if key is not None else _shorten(error.message)
                 found.append(
-                    Issue(code, f"{message} (schema {self.files.get(name, name)})", file,
-                          pointer=where, hint=_hint(error))
+                    Issue(
+                        code,
+                        f"{message} (schema {self.files.get(name, name)})",
+                        file,
+                        pointer=where,
+                        hint=_hint(error),
+                    )
                 )
         return found

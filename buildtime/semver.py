@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-__all__ = ["ConstraintError", "Constraint", "parse_constraint"]
+__all__ = ["Constraint", "ConstraintError", "parse_constraint"]
 
 _TERM = re.compile(r"(\^|~=|~|>=|<=|>|<|===|==|!=|=)?\s*([0-9A-Za-z.*+-]+)")
 
@@ -32,9 +32,9 @@ def _term(op: str, ver: str) -> list[str]:
     if len(wildcard) < len(ver.split(".")):  # 1.x, 1.2.* -> a prefix match
         return [f"=={'.'.join(wildcard)}.*"] if wildcard else []
     if op == "^":
-        nums = _parts(ver) + [0, 0]
+        nums = [*_parts(ver), 0, 0]
         bump = next((i for i, n in enumerate(nums[: len(_parts(ver))]) if n), len(_parts(ver)) - 1)
-        upper = nums[:bump] + [nums[bump] + 1]
+        upper = [*nums[:bump], nums[bump] + 1]
         return [f">={ver}", f"<{'.'.join(map(str, upper))}"]
     if op == "~":
         nums = _parts(ver)

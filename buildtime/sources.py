@@ -43,9 +43,7 @@ def build_ref(project: Project, ref: str, env: str, environ: Mapping[str, str]) 
         return Builder(sub, environ).assemble(env, ref_metadata(project.root, ref, sha))
 
 
-def resolve_source(
-    project: Project, source: str, env: str, environ: Mapping[str, str]
-) -> Resolved:
+def resolve_source(project: Project, source: str, env: str, environ: Mapping[str, str]) -> Resolved:
     """``source`` is a bundle directory, ``.`` (the work tree) or a git ref."""
     path = Path(source)
     if (path / MANIFEST).is_file():

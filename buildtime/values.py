@@ -63,7 +63,7 @@ def parse_document(text: str, suffix: str) -> Any:
             return json.loads(text)
         if suffix == ".toml":
             return tomllib.loads(text)
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_Loader)
     except json.JSONDecodeError as exc:
         raise DocumentError(exc.msg, exc.lineno) from None
     except tomllib.TOMLDecodeError as exc:
@@ -80,7 +80,7 @@ def line_of_pointer(text: str, suffix: str, pointer: str) -> int | None:
     if suffix == ".toml" or not pointer:
         return None
     try:
-        node = yaml.compose(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
         return None
     for part in pointer.strip("/").split("/"):
@@ -96,7 +96,9 @@ def line_of_pointer(text: str, suffix: str, pointer: str) -> int | None:
     return int(node.start_mark.line) + 1 if node is not None else None
 
 
-def _substitute(value: Any, environ: Mapping[str, str], pointer: str, errors: list[tuple[str, EnvError]]) -> Any:
+def _substitute(
+    value: Any, environ: Mapping[str, str], pointer: str, errors: list[tuple[str, EnvError]]
+) -> Any:
     if isinstance(value, str):
         try:
             return substitute_string(value, environ)
@@ -104,9 +106,7 @@ def _substitute(value: Any, environ: Mapping[str, str], pointer: str, errors: li
             errors.append((pointer, exc))
             return None
     if isinstance(value, dict):
-        return {
-            k: _substitute(v, environ, f"{pointer}/{k}", errors) for k, v in value.items()
-        }
+        return {k: _substitute(v, environ, f"{pointer}/{k}", errors) for k, v in value.items()}
     if isinstance(value, list):
         return [_substitute(v, environ, f"{pointer}/{i}", errors) for i, v in enumerate(value)]
     return value
@@ -124,7 +124,11 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _find(directory: Path, stem: str) -> list[Path]:
-    return [directory / f"{stem}{suffix}" for suffix in FORMATS if (directory / f"{stem}{suffix}").is_file()]
+    return [
+        directory / f"{stem}{suffix}"
+        for suffix in FORMATS
+        if (directory / f"{stem}{suffix}").is_file()
+    ]
 
 
 def _load_file(
@@ -141,15 +145,21 @@ def _load_file(
     issues: list[Issue] = []
     env_errors: list[tuple[str, EnvError]] = []
     data = _substitute(data, environ, "", env_errors)
-    for pointer, exc in env_errors:
+    for pointer, env_error in env_errors:
         hint = (
-            f"export {exc.variable} or give env() a default"
-            if exc.code == "env-missing"
+            f"export {env_error.variable} or give env() a default"
+            if env_error.code == "env-missing"
             else 'supported: env("NAME", type="str|int|float|bool|json|list", default=...)'
         )
         issues.append(
-            Issue(exc.code, f"{exc} (requested by {rel})", rel,
-                  line_of_pointer(text, path.suffix, pointer), pointer, hint)
+            Issue(
+                env_error.code,
+                f"{env_error} (requested by {rel})",
+                rel,
+                line_of_pointer(text, path.suffix, pointer),
+                pointer,
+                hint,
+            )
         )
     for issue in schemas.issues("values", data, rel, code="values-schema"):
         line = line_of_pointer(text, path.suffix, issue.pointer or "")
@@ -157,9 +167,14 @@ def _load_file(
     declared = data.get("environment") if isinstance(data, dict) else None
     if path.stem != COMMON and declared is not None and declared != env:
         issues.append(
-            Issue("values-env", f"file declares environment {declared!r}, loaded for {env!r}",
-                  rel, line_of_pointer(text, path.suffix, "/environment"), "/environment",
-                  "rename the file or fix its environment key")
+            Issue(
+                "values-env",
+                f"file declares environment {declared!r}, loaded for {env!r}",
+                rel,
+                line_of_pointer(text, path.suffix, "/environment"),
+                "/environment",
+                "rename the file or fix its environment key",
+            )
         )
     return (data if isinstance(data, dict) else {}), issues
 
@@ -176,13 +191,25 @@ def load_values(
         rel = project.rel(project.values / stem)
         if len(found) > 1:
             names = ", ".join(p.name for p in found)
-            issues.append(Issue("values-ambiguous", f"several values files for {stem}: {names}",
-                                rel, hint="keep exactly one of .yaml, .json or .toml"))
+            issues.append(
+                Issue(
+                    "values-ambiguous",
+                    f"several values files for {stem}: {names}",
+                    rel,
+                    hint="keep exactly one of .yaml, .json or .toml",
+                )
+            )
             continue
         if not found:
             if required:
-                issues.append(Issue("values-missing", f"no values file for environment {env!r}",
-                                    rel + ".yaml", hint=f"create values/{env}.yaml, .json or .toml"))
+                issues.append(
+                    Issue(
+                        "values-missing",
+                        f"no values file for environment {env!r}",
+                        rel + ".yaml",
+                        hint=f"create values/{env}.yaml, .json or .toml",
+                    )
+                )
             continue
         data, file_issues = _load_file(project, found[0], env, schemas, environ)
         issues.extend(file_issues)

@@ -42,7 +42,10 @@ def _render_names(names: Sequence[str]) -> list[tuple[str, str, Rendered]]:
 
 
 def render_all(
-    builder: Builder, plans: Sequence[EnvPlan], meanwhile: Callable[[], None], *,
+    builder: Builder,
+    plans: Sequence[EnvPlan],
+    meanwhile: Callable[[], None],
+    *,
     jobs: int | None = None,
 ) -> dict[tuple[str, str], Rendered]:
     """Render every (env, profile) of ``plans``; ``meanwhile`` runs in this process."""

@@ -14,7 +14,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 __all__ = ["load_yaml"]
 
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -28,7 +31,7 @@ _CACHE_LIMIT = 200_000
 class _Loader(_BaseLoader):
     """Memoises implicit tag resolution: libyaml calls back into Python for every node."""
 
-    _tags: dict[tuple[str, Any], str] = {}  # noqa: RUF012 - deliberately shared
+    _tags: dict[tuple[str, Any], str] = {}
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
         if kind is not ScalarNode:
@@ -38,7 +41,7 @@ class _Loader(_BaseLoader):
         if tag is None:
             if len(self._tags) > _CACHE_LIMIT:
                 self._tags.clear()
-            tag = self._tags[key] = super().resolve(kind, value, implicit)
+            tag = self._tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         return tag
 
 
@@ -69,10 +72,10 @@ def _build(node: Node) -> Any:
 
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load(text)``, faster; raises ``yaml.YAMLError`` the same way."""
-    node = yaml.compose(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    node = yaml.compose(text, Loader=_Loader)
     if node is None:
         return None
     try:
         return _build(node)
     except _Fallback:
-        return yaml.load(text, Loader=_BaseLoader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_BaseLoader)

@@ -142,7 +142,9 @@ def make_project(tmp_path: Path) -> MakeProject:
     """Write a project (the mini one by default, with the real schemas); returns its root."""
     counter = iter(range(1000))
 
-    def make(files: Mapping[str, str | None] | None = None, *, base: Mapping[str, str] = MINI) -> Path:
+    def make(
+        files: Mapping[str, str | None] | None = None, *, base: Mapping[str, str] = MINI
+    ) -> Path:
         root = tmp_path / f"project{next(counter)}"
         shutil.copytree(REPO / "schemas", root / "schemas", ignore=shutil.ignore_patterns("http"))
         for name, text in {**base, **(files or {})}.items():

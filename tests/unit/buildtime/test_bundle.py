@@ -25,8 +25,11 @@ GIT = {"commit": None, "tag": None, "branch": None, "dirty": None}
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    return {p.relative_to(directory).as_posix(): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _write(root: Path, out: Path, env: str = "dev") -> str:
@@ -38,34 +41,54 @@ def test_two_builds_are_byte_identical(make_project: MakeProject, tmp_path: Path
     v1 = _write(root, tmp_path / "b1")
     v2 = _write(root, tmp_path / "b2")
     assert v1 == v2
-    assert v1.startswith("sha256:") and len(v1) == 71
+    assert v1.startswith("sha256:")
+    assert len(v1) == 71
     assert _files(tmp_path / "b1") == _files(tmp_path / "b2")
     assert sorted(_files(tmp_path / "b1")) == [
-        "catalog.json", "manifest.json", "profiles/alpha.json", "profiles/beta.json",
+        "catalog.json",
+        "manifest.json",
+        "profiles/alpha.json",
+        "profiles/beta.json",
     ]
 
 
-def test_a_copied_project_builds_the_same_version(make_project: MakeProject, tmp_path: Path) -> None:
+def test_a_copied_project_builds_the_same_version(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
     # Another checkout location (another machine) must not change the bytes.
     assert _write(make_project(), tmp_path / "a") == _write(make_project(), tmp_path / "b")
 
 
-def test_changing_one_template_changes_only_its_payload(make_project: MakeProject, tmp_path: Path) -> None:
+def test_changing_one_template_changes_only_its_payload(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
     before = make_project()
-    after = make_project({"templates/profiles/beta.yaml.j2": (before / "templates/profiles/beta.yaml.j2")
-                          .read_text().replace("{% endblock %}", "{% endblock %}\n{% block description %}\"changed\"{% endblock %}", 1)})
+    after = make_project(
+        {
+            "templates/profiles/beta.yaml.j2": (before / "templates/profiles/beta.yaml.j2")
+            .read_text()
+            .replace(
+                "{% endblock %}",
+                '{% endblock %}\n{% block description %}"changed"{% endblock %}',
+                1,
+            )
+        }
+    )
     v1, v2 = _write(before, tmp_path / "b1"), _write(after, tmp_path / "b2")
     f1, f2 = _files(tmp_path / "b1"), _files(tmp_path / "b2")
     assert v1 != v2
     assert {name for name in f1 if f1[name] != f2[name]} == {"profiles/beta.json", "manifest.json"}
 
 
-def test_git_and_build_stamp_do_not_change_the_version(make_project: MakeProject, tmp_path: Path) -> None:
+def test_git_and_build_stamp_do_not_change_the_version(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
     builder = Builder(Project.load(make_project()), environ={})
     plain = builder.write("dev", tmp_path / "a", GIT)
     stamped = builder.write("dev", tmp_path / "b", {**GIT, "commit": "a" * 40}, stamp=True)
     assert plain.version == stamped.version
-    assert "build" in stamped.manifest and "host" in stamped.manifest["build"]
+    assert "build" in stamped.manifest
+    assert "host" in stamped.manifest["build"]
     assert load_bundle(tmp_path / "b").version == plain.version
 
 
@@ -88,7 +111,9 @@ def bundle_dir(tmp_path: Path) -> Path:
     out = tmp_path / "bundle"
     write_bundle(
         out,
-        profiles={"alpha": {"profile": "alpha", "thresholds": {"expire_after": 60.0}, "major_keys": []}},
+        profiles={
+            "alpha": {"profile": "alpha", "thresholds": {"expire_after": 60.0}, "major_keys": []}
+        },
         catalog={"capabilities": []},
         environment="dev",
         git=GIT,
@@ -101,7 +126,9 @@ def bundle_dir(tmp_path: Path) -> Path:
 def test_tampered_payload_is_named(bundle_dir: Path) -> None:
     path = bundle_dir / "profiles/alpha.json"
     path.write_bytes(path.read_bytes().replace(b"60.0", b"61.0"))
-    with pytest.raises(BundleError, match=r"profiles/alpha\.json does not match manifest\.json") as err:
+    with pytest.raises(
+        BundleError, match=r"profiles/alpha\.json does not match manifest\.json"
+    ) as err:
         load_bundle(bundle_dir)
     assert err.value.files == ("profiles/alpha.json",)
 
@@ -120,14 +147,14 @@ def test_edited_manifest_no_longer_matches_its_version(bundle_dir: Path) -> None
     manifest = json.loads((bundle_dir / "manifest.json").read_bytes())
     manifest["environment"] = "prod"
     (bundle_dir / "manifest.json").write_bytes(canonical_json(manifest))
-    with pytest.raises(BundleError, match="manifest.json does not match its version"):
+    with pytest.raises(BundleError, match=r"manifest\.json does not match its version"):
         load_bundle(bundle_dir)
 
 
 def test_non_canonical_file_is_rejected(bundle_dir: Path) -> None:
     files = _files(bundle_dir)
     files["catalog.json"] = b'{ "capabilities": [] }'
-    with pytest.raises(BundleError, match="catalog.json"):
+    with pytest.raises(BundleError, match=r"catalog\.json"):
         bundle_from_files(files)
 
 
@@ -135,14 +162,26 @@ def test_write_refuses_to_replace_a_non_bundle_directory(tmp_path: Path) -> None
     (tmp_path / "precious").mkdir()
     (tmp_path / "precious" / "notes.txt").write_text("keep me")
     with pytest.raises(BundleError, match="refusing to replace"):
-        write_bundle(tmp_path / "precious", profiles={}, catalog={"capabilities": []},
-                     environment="dev", git=GIT, schema_versions={})
+        write_bundle(
+            tmp_path / "precious",
+            profiles={},
+            catalog={"capabilities": []},
+            environment="dev",
+            git=GIT,
+            schema_versions={},
+        )
     assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
 
 
 def test_rewriting_a_bundle_drops_stale_profiles(bundle_dir: Path) -> None:
-    write_bundle(bundle_dir, profiles={}, catalog={"capabilities": []}, environment="dev",
-                 git=GIT, schema_versions={})
+    write_bundle(
+        bundle_dir,
+        profiles={},
+        catalog={"capabilities": []},
+        environment="dev",
+        git=GIT,
+        schema_versions={},
+    )
     assert not (bundle_dir / "profiles/alpha.json").exists()
     assert load_bundle(bundle_dir).profiles == {}
 

@@ -14,7 +14,9 @@ from buildtime.cli import main
 from service.bundle import load_bundle
 
 MakeProject = Callable[..., Path]
-BROKEN = '{% extends "profiles/_base.yaml.j2" %}\n{% block settings %}\n  x: {{ nope }}\n{% endblock %}\n'
+BROKEN = '{% extends "profiles/_base.yaml.j2" %}\n' + (
+    "{% block settings %}\n  x: {{ nope }}\n{% endblock %}\n"
+)
 
 
 def test_validate_all_envs_passes_on_shipped_templates(
@@ -28,10 +30,12 @@ def test_validate_all_envs_passes_on_shipped_templates(
 def test_validate_lists_every_error_as_text(
     make_project: MakeProject, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = make_project({
-        "templates/profiles/g1.yaml.j2": BROKEN,
-        "templates/values/dev.yaml": "environment: dev\nvars:\n  mode: dev\nextra: 1\n",
-    })
+    root = make_project(
+        {
+            "templates/profiles/g1.yaml.j2": BROKEN,
+            "templates/values/dev.yaml": "environment: dev\nvars:\n  mode: dev\nextra: 1\n",
+        }
+    )
     assert main(["validate", "--root", str(root), "--env", "dev", "--no-cache"]) == 1
     err = capsys.readouterr().err
     assert "templates/values/dev.yaml:4#/extra: error [values-schema] unexpected key 'extra'" in err
@@ -41,10 +45,18 @@ def test_validate_lists_every_error_as_text(
     assert "templates/profiles/g1.yaml.j2:3: error [undefined]" in capsys.readouterr().err
 
 
-def test_validate_json_report(make_project: MakeProject, capsys: pytest.CaptureFixture[str]) -> None:
-    root = make_project({"templates/profiles/g1.yaml.j2": BROKEN,
-                         "templates/profiles/g2.yaml.j2": BROKEN.replace("nope", "nada")})
-    assert main(["validate", "--root", str(root), "--all-envs", "--format", "json", "--no-cache"]) == 1
+def test_validate_json_report(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project(
+        {
+            "templates/profiles/g1.yaml.j2": BROKEN,
+            "templates/profiles/g2.yaml.j2": BROKEN.replace("nope", "nada"),
+        }
+    )
+    assert (
+        main(["validate", "--root", str(root), "--all-envs", "--format", "json", "--no-cache"]) == 1
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     assert report["environments"] == ["dev", "staging", "prod"]
@@ -59,7 +71,16 @@ def test_build_writes_and_prints_the_version(
     make_project: MakeProject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "bundle"
-    args = ["build", "--root", str(make_project()), "--env", "prod", "--out", str(out), "--no-cache"]
+    args = [
+        "build",
+        "--root",
+        str(make_project()),
+        "--env",
+        "prod",
+        "--out",
+        str(out),
+        "--no-cache",
+    ]
     assert main([*args, "--quiet"]) == 0
     version = capsys.readouterr().out.strip()
     assert version == load_bundle(out).version
@@ -69,8 +90,21 @@ def test_build_writes_and_prints_the_version(
 
 def test_build_fails_without_writing_on_errors(make_project: MakeProject, tmp_path: Path) -> None:
     root = make_project({"templates/profiles/g1.yaml.j2": BROKEN})
-    assert main(["build", "--root", str(root), "--env", "dev", "--out", str(tmp_path / "b"),
-                 "--no-cache"]) == 1
+    assert (
+        main(
+            [
+                "build",
+                "--root",
+                str(root),
+                "--env",
+                "dev",
+                "--out",
+                str(tmp_path / "b"),
+                "--no-cache",
+            ]
+        )
+        == 1
+    )
     assert not (tmp_path / "b").exists()
 
 
@@ -86,8 +120,22 @@ def test_compiled_template_cache_gives_the_same_bundle(
 ) -> None:
     root = make_project()
     for run in ("cold", "warm"):
-        assert main(["build", "--root", str(root), "--env", "dev", "--out", str(tmp_path / run),
-                     "--cache-dir", str(tmp_path / "cache")]) == 0
+        assert (
+            main(
+                [
+                    "build",
+                    "--root",
+                    str(root),
+                    "--env",
+                    "dev",
+                    "--out",
+                    str(tmp_path / run),
+                    "--cache-dir",
+                    str(tmp_path / "cache"),
+                ]
+            )
+            == 0
+        )
     assert any((tmp_path / "cache").iterdir())
     assert load_bundle(tmp_path / "cold").files == load_bundle(tmp_path / "warm").files
 
@@ -96,8 +144,10 @@ def test_parallel_render_matches_serial(make_project: MakeProject) -> None:
     from buildtime.build import Builder
     from buildtime.project import Project
 
-    children = {f"templates/profiles/p{i:03d}.yaml.j2": '{% extends "profiles/_base.yaml.j2" %}\n'
-                for i in range(120)}
+    children = {
+        f"templates/profiles/p{i:03d}.yaml.j2": '{% extends "profiles/_base.yaml.j2" %}\n'
+        for i in range(120)
+    }
     project = Project.load(make_project(children))
     serial = Builder(project, environ={}, jobs=1).build_envs(project.environments)
     parallel = Builder(project, environ={}, jobs=2).build_envs(project.environments)
@@ -107,7 +157,12 @@ def test_parallel_render_matches_serial(make_project: MakeProject) -> None:
 
 
 def test_python_dash_m_runs_the_cli(repo_root: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "buildtime", "--help"], capture_output=True,
-                          text=True, cwd=repo_root, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "buildtime", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=repo_root,
+        check=False,
+    )
     assert done.returncode == 0
     assert all(cmd in done.stdout for cmd in ("build", "validate", "diff", "history", "promote"))

@@ -19,8 +19,13 @@ def _hadolint() -> str:
 
 
 def test_hadolint_reports_nothing(repo_root: Path) -> None:
-    done = subprocess.run([_hadolint(), "--failure-threshold", "style", "Containerfile"],
-                          cwd=repo_root, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [_hadolint(), "--failure-threshold", "style", "Containerfile"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == ""
 
@@ -29,12 +34,15 @@ def test_runtime_stage_properties(repo_root: Path) -> None:
     text = (repo_root / "Containerfile").read_text()
     runtime = text.split("AS runtime", 1)[1]
     assert "ARG REGISTRY_ENV=prod" in text
-    assert "registry-build validate" in text and "registry-build build" in text
+    assert "registry-build validate" in text
+    assert "registry-build build" in text
     assert "USER 10001:10001" in runtime
     assert "--uid 10001" in runtime
     assert "REGISTRY_BUNDLE_DIR=/app/bundle" in runtime
     assert "REGISTRY_HOST=0.0.0.0" in runtime
     assert 'CMD ["registry", "serve"]' in runtime
-    assert "HEALTHCHECK" in runtime and "/health/live" in runtime and "urllib" in runtime
+    assert "HEALTHCHECK" in runtime
+    assert "/health/live" in runtime
+    assert "urllib" in runtime
     for label in ("image.version", "image.revision", "config.version"):
         assert label in runtime

@@ -20,22 +20,31 @@ def _issues(root: Path) -> list[Issue]:
 
 
 def _child(deps: str, caps: str = "") -> str:
-    return ('{% extends "profiles/_base.yaml.j2" %}\n'
-            f"{{% block capabilities %}}\n{caps or '  []'}\n{{% endblock %}}\n"
-            f"{{% block dependencies %}}\n{deps}\n{{% endblock %}}\n")
+    return (
+        '{% extends "profiles/_base.yaml.j2" %}\n'
+        f"{{% block capabilities %}}\n{caps or '  []'}\n{{% endblock %}}\n"
+        f"{{% block dependencies %}}\n{deps}\n{{% endblock %}}\n"
+    )
 
 
 def test_missing_capability(make_project: MakeProject) -> None:
-    root = make_project({"templates/profiles/gamma.yaml.j2": _child('{{ m.dependency("betta", "^2") }}')})
+    root = make_project(
+        {"templates/profiles/gamma.yaml.j2": _child('{{ m.dependency("betta", "^2") }}')}
+    )
     [issue] = _issues(root)
     assert issue.code == "dep-missing-capability"
-    assert (issue.file, issue.pointer) == ("templates/profiles/gamma.yaml.j2", "/dependencies/0/capability")
+    assert (issue.file, issue.pointer) == (
+        "templates/profiles/gamma.yaml.j2",
+        "/dependencies/0/capability",
+    )
     assert "betta" in issue.message
     assert "beta" in (issue.hint or "")
 
 
 def test_unsatisfiable_version(make_project: MakeProject) -> None:
-    root = make_project({"templates/profiles/gamma.yaml.j2": _child('{{ m.dependency("beta", "^3.0") }}')})
+    root = make_project(
+        {"templates/profiles/gamma.yaml.j2": _child('{{ m.dependency("beta", "^3.0") }}')}
+    )
     [issue] = _issues(root)
     assert issue.code == "dep-unsatisfiable"
     assert issue.pointer == "/dependencies/0/version"
@@ -43,7 +52,9 @@ def test_unsatisfiable_version(make_project: MakeProject) -> None:
 
 
 def test_unparseable_constraint(make_project: MakeProject) -> None:
-    root = make_project({"templates/profiles/gamma.yaml.j2": _child('{{ m.dependency("beta", "about two") }}')})
+    root = make_project(
+        {"templates/profiles/gamma.yaml.j2": _child('{{ m.dependency("beta", "about two") }}')}
+    )
     [issue] = _issues(root)
     assert issue.code == "dep-bad-constraint"
 
@@ -58,8 +69,9 @@ def test_required_cycle_is_reported_once_with_its_path(make_project: MakeProject
 
 
 def test_optional_dependency_breaks_a_cycle(make_project: MakeProject) -> None:
-    beta = _child('{{ m.dependency("alpha", "^1.0", required=false) }}',
-                  '{{ m.capability("beta", "2.1.0") }}')
+    beta = _child(
+        '{{ m.dependency("alpha", "^1.0", required=false) }}', '{{ m.capability("beta", "2.1.0") }}'
+    )
     assert _issues(make_project({"templates/profiles/beta.yaml.j2": beta})) == []
 
 
@@ -72,7 +84,8 @@ def test_provided_version_must_be_in_catalog(make_project: MakeProject) -> None:
 def test_conditional_settings_need_what_they_require(make_project: MakeProject) -> None:
     catalog = (
         "capabilities:\n"
-        "  - {name: alpha, versions: ['1.2.0'], description: a, requires_config: [/config/alpha_url]}\n"
+        "  - {name: alpha, versions: ['1.2.0'], description: a,\n"
+        "     requires_config: [/config/alpha_url]}\n"
         "  - {name: beta, versions: ['2.0.0', '2.1.0'], description: b}\n"
         "rules:\n"
         "  - when: /config/logging/level\n"

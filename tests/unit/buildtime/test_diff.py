@@ -9,9 +9,16 @@ from service.bundle import Bundle, assemble_bundle
 from service.bundle_diff import diff_bundles
 
 
-def _bundle(profiles: dict[str, dict[str, Any]], caps: list[dict[str, Any]] | None = None) -> Bundle:
-    return assemble_bundle(profiles=profiles, catalog={"capabilities": caps or []},
-                           environment="dev", git={}, schema_versions={})
+def _bundle(
+    profiles: dict[str, dict[str, Any]], caps: list[dict[str, Any]] | None = None
+) -> Bundle:
+    return assemble_bundle(
+        profiles=profiles,
+        catalog={"capabilities": caps or []},
+        environment="dev",
+        git={},
+        schema_versions={},
+    )
 
 
 def _profile(name: str, **config: Any) -> dict[str, Any]:
@@ -24,7 +31,8 @@ def test_minor_and_major_changes() -> None:
     diff = diff_bundles(a, b)
     [p] = diff.profiles
     assert (p.changed, p.added, p.removed) == (["/config/level"], ["/config/new"], ["/config/old"])
-    assert p.major is False and diff.major is False
+    assert p.major is False
+    assert diff.major is False
 
     c = _bundle({"p": _profile("p", model="m2", level="info", old=1)})
     [p] = diff_bundles(a, c).profiles
@@ -37,7 +45,9 @@ def test_major_key_covers_nested_paths_and_replacement() -> None:
     b = _bundle({"p": {"profile": "p", "major_keys": ["/config/llm"], "config": {"llm": {"m": 2}}}})
     assert diff_bundles(a, b).major is True  # /config/llm/m lies under /config/llm
     c = _bundle({"p": {"profile": "p", "major_keys": ["/config/llm/m"], "config": {}}})
-    d = _bundle({"p": {"profile": "p", "major_keys": ["/config/llm/m"], "config": {"llm": {"m": 1}}}})
+    d = _bundle(
+        {"p": {"profile": "p", "major_keys": ["/config/llm/m"], "config": {"llm": {"m": 1}}}}
+    )
     assert diff_bundles(c, d).major is True  # /config/llm added contains the major key
 
 

@@ -9,6 +9,14 @@ from buildtime.build import Builder
 from buildtime.issues import Issue
 from buildtime.project import Project
 
+EXTENDS = '{% extends "profiles/_base.yaml.j2" %}\n'
+
+
+def _settings(body: str, block: str = "settings") -> str:
+    """A child template overriding one block of the base."""
+    return f"{EXTENDS}{{% block {block} %}}\n{body}{{% endblock %}}\n"
+
+
 MakeProject = Callable[..., Path]
 
 
@@ -25,7 +33,7 @@ def _one(issues: list[Issue], code: str) -> Issue:
 
 
 def test_undefined_variable_names_template_and_line(make_project: MakeProject) -> None:
-    child = '{% extends "profiles/_base.yaml.j2" %}\n{% block settings %}\n  x: {{ nope }}\n{% endblock %}\n'
+    child = _settings("  x: {{ nope }}\n")
     issue = _one(_issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "undefined")
     assert issue.file == "templates/profiles/gamma.yaml.j2"
     assert issue.line == 3
@@ -42,29 +50,38 @@ def test_undefined_in_an_include_names_the_included_file(make_project: MakeProje
 
 
 def test_template_syntax_error_has_file_and_line(make_project: MakeProject) -> None:
-    child = '{% extends "profiles/_base.yaml.j2" %}\n\n{% block settings %}\n{% if %}\n{% endblock %}\n'
-    issue = _one(_issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "template-syntax")
+    child = (
+        '{% extends "profiles/_base.yaml.j2" %}\n\n{% block settings %}\n{% if %}\n{% endblock %}\n'
+    )
+    issue = _one(
+        _issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "template-syntax"
+    )
     assert (issue.file, issue.line) == ("templates/profiles/gamma.yaml.j2", 4)
 
 
 def test_missing_parent_template(make_project: MakeProject) -> None:
     child = '{% extends "profiles/_nope.yaml.j2" %}\n'
-    issue = _one(_issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "template-not-found")
+    issue = _one(
+        _issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "template-not-found"
+    )
     assert issue.file == "templates/profiles/gamma.yaml.j2"
     assert issue.line == 1
 
 
 def test_rendered_yaml_error_names_template(make_project: MakeProject) -> None:
-    child = '{% extends "profiles/_base.yaml.j2" %}\n{% block settings %}\n  bad: [unclosed\n{% endblock %}\n'
+    child = _settings("  bad: [unclosed\n")
     issue = _one(_issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "yaml-syntax")
     assert issue.file == "templates/profiles/gamma.yaml.j2"
     assert "rendered output" in issue.message
 
 
 def test_schema_error_has_pointer_and_hint(make_project: MakeProject) -> None:
-    child = '{% extends "profiles/_base.yaml.j2" %}\n{% block thresholds %}\n  heartbeat_interval: "fast"\n  bogus: 1\n{% endblock %}\n'
-    issues = [i for i in _issues(make_project({"templates/profiles/gamma.yaml.j2": child}))
-              if i.code == "schema"]
+    child = _settings('  heartbeat_interval: "fast"\n  bogus: 1\n', "thresholds")
+    issues = [
+        i
+        for i in _issues(make_project({"templates/profiles/gamma.yaml.j2": child}))
+        if i.code == "schema"
+    ]
     pointers = {i.pointer for i in issues}
     assert "/thresholds/heartbeat_interval" in pointers
     assert "/thresholds/bogus" in pointers  # additionalProperties names the key
@@ -75,7 +92,7 @@ def test_values_syntax_errors_have_lines_in_each_format(make_project: MakeProjec
     cases = {
         "dev": ("templates/values/dev.yaml", "environment: dev\nvars:\n  a: [1, 2\n", 4),
         "staging": ("templates/values/staging.json", '{\n  "vars": {\n    "a": 1,\n  }\n}\n', 4),
-        "prod": ("templates/values/prod.toml", '[vars]\na = 1\nb = = 2\n', 3),
+        "prod": ("templates/values/prod.toml", "[vars]\na = 1\nb = = 2\n", 3),
     }
     for env, (path, text, line) in cases.items():
         issue = _one(_issues(make_project({path: text}), env), "values-syntax")
@@ -86,7 +103,11 @@ def test_values_syntax_errors_have_lines_in_each_format(make_project: MakeProjec
 def test_values_schema_error_points_at_key_and_line(make_project: MakeProject) -> None:
     text = "environment: dev\nvars:\n  mode: dev\nunknown_key: 1\n"
     issue = _one(_issues(make_project({"templates/values/dev.yaml": text})), "values-schema")
-    assert (issue.file, issue.pointer, issue.line) == ("templates/values/dev.yaml", "/unknown_key", 4)
+    assert (issue.file, issue.pointer, issue.line) == (
+        "templates/values/dev.yaml",
+        "/unknown_key",
+        4,
+    )
     text = "environment: dev\ndefaults:\n  thresholds:\n    retention: -5\nvars:\n  mode: dev\n"
     issue = _one(_issues(make_project({"templates/values/dev.yaml": text})), "values-schema")
     assert issue.pointer == "/defaults/thresholds/retention"
@@ -94,13 +115,15 @@ def test_values_schema_error_points_at_key_and_line(make_project: MakeProject) -
 
 
 def test_all_errors_are_reported_not_just_the_first(make_project: MakeProject) -> None:
-    bad_child = '{% extends "profiles/_base.yaml.j2" %}\n{% block settings %}\n  x: {{ a1 }}\n{% endblock %}\n'
-    root = make_project({
-        "templates/profiles/g1.yaml.j2": bad_child,
-        "templates/profiles/g2.yaml.j2": bad_child.replace("a1", "a2"),
-        "templates/profiles/g3.yaml.j2": '{% extends "profiles/_base.yaml.j2" %}\n'
-        '{% block dependencies %}\n{{ m.dependency("nowhere", "^1") }}\n{% endblock %}\n',
-    })
+    bad_child = _settings("  x: {{ a1 }}\n")
+    root = make_project(
+        {
+            "templates/profiles/g1.yaml.j2": bad_child,
+            "templates/profiles/g2.yaml.j2": bad_child.replace("a1", "a2"),
+            "templates/profiles/g3.yaml.j2": '{% extends "profiles/_base.yaml.j2" %}\n'
+            '{% block dependencies %}\n{{ m.dependency("nowhere", "^1") }}\n{% endblock %}\n',
+        }
+    )
     issues = _issues(root)
     assert {(i.file, i.code) for i in issues} >= {
         ("templates/profiles/g1.yaml.j2", "undefined"),
@@ -110,7 +133,7 @@ def test_all_errors_are_reported_not_just_the_first(make_project: MakeProject) -
 
 
 def test_same_error_in_several_envs_is_reported_once_with_envs(make_project: MakeProject) -> None:
-    child = '{% extends "profiles/_base.yaml.j2" %}\n{% block settings %}\n  x: {{ nope }}\n{% endblock %}\n'
+    child = _settings("  x: {{ nope }}\n")
     project = Project.load(make_project({"templates/profiles/gamma.yaml.j2": child}))
     issues, _ = Builder(project, environ={}).validate(project.environments)
     undefined = [i for i in issues if i.code == "undefined"]
@@ -119,16 +142,20 @@ def test_same_error_in_several_envs_is_reported_once_with_envs(make_project: Mak
 
 
 def test_inline_secret_is_rejected(make_project: MakeProject) -> None:
-    child = '{% extends "profiles/_base.yaml.j2" %}\n{% block settings %}\n  api_key: "sk-123"\n{% endblock %}\n'
-    issue = _one(_issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "secret-inline")
+    child = _settings('  api_key: "sk-123"\n')
+    issue = _one(
+        _issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "secret-inline"
+    )
     assert issue.pointer == "/config/api_key"
     assert "secrets" in (issue.hint or "")
 
 
 def test_thresholds_order_and_unknown_major_key(make_project: MakeProject) -> None:
-    child = ('{% extends "profiles/_base.yaml.j2" %}\n{% block thresholds %}\n'
-             "  heartbeat_interval: 10\n  degraded_after: 5\n{% endblock %}\n"
-             "{% block major_keys %}\n  - /config/typo\n{% endblock %}\n")
+    child = (
+        '{% extends "profiles/_base.yaml.j2" %}\n{% block thresholds %}\n'
+        "  heartbeat_interval: 10\n  degraded_after: 5\n{% endblock %}\n"
+        "{% block major_keys %}\n  - /config/typo\n{% endblock %}\n"
+    )
     issues = _issues(make_project({"templates/profiles/gamma.yaml.j2": child}))
     assert _one(issues, "thresholds").pointer == "/thresholds/degraded_after"
     assert _one(issues, "major-key").pointer == "/major_keys/0"

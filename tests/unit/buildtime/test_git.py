@@ -32,7 +32,9 @@ def test_metadata_commit_branch_tag_dirty(git_project: Path, git: Git) -> None:
     assert info == {"commit": head, "tag": None, "branch": "main", "dirty": False}
 
     git(git_project, "tag", "config-1")
-    (git_project / "templates/values/dev.yaml").write_text("environment: dev\nvars:\n  mode: edited\n")
+    (git_project / "templates/values/dev.yaml").write_text(
+        "environment: dev\nvars:\n  mode: edited\n"
+    )
     (git_project / "NOTES.md").write_text("outside the inputs: not dirty")
     info = metadata(git_project, ("templates", "schemas"), environ={})
     assert info["tag"] == "config-1"
@@ -40,14 +42,30 @@ def test_metadata_commit_branch_tag_dirty(git_project: Path, git: Git) -> None:
 
 
 def test_metadata_env_overrides_without_git(tmp_path: Path) -> None:
-    info = metadata(tmp_path, ("templates",), environ={"REGISTRY_GIT_COMMIT": "c" * 40,
-                                                       "REGISTRY_GIT_DIRTY": "false"})
+    info = metadata(
+        tmp_path,
+        ("templates",),
+        environ={"REGISTRY_GIT_COMMIT": "c" * 40, "REGISTRY_GIT_DIRTY": "false"},
+    )
     assert info == {"commit": "c" * 40, "tag": None, "branch": None, "dirty": False}
 
 
 def test_build_records_git_metadata(git_project: Path, git: Git, tmp_path: Path) -> None:
-    assert main(["build", "--root", str(git_project), "--env", "dev", "--out",
-                 str(tmp_path / "b"), "--no-cache"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--root",
+                str(git_project),
+                "--env",
+                "dev",
+                "--out",
+                str(tmp_path / "b"),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
     manifest = load_bundle(tmp_path / "b").manifest
     assert manifest["git"]["commit"] == git(git_project, "rev-parse", "HEAD")
     assert manifest["git"]["branch"] == "main"
@@ -84,8 +102,9 @@ def test_history_cli_json(git_project: Path, capsys: pytest.CaptureFixture[str])
 def test_diff_of_two_refs(git_project: Path, git: Git, capsys: pytest.CaptureFixture[str]) -> None:
     first = git(git_project, "rev-parse", "HEAD")
     _edit_beta(git_project, git, "beta v2", "describe beta")
-    code = main(["diff", first, "HEAD", "--root", str(git_project), "--format", "json",
-                 "--exit-code"])
+    code = main(
+        ["diff", first, "HEAD", "--root", str(git_project), "--format", "json", "--exit-code"]
+    )
     assert code == 1
     report = json.loads(capsys.readouterr().out)
     [profile] = report["profiles"]
@@ -97,13 +116,15 @@ def test_diff_of_two_refs(git_project: Path, git: Git, capsys: pytest.CaptureFix
     assert "no semantic changes" in capsys.readouterr().out
 
 
-def test_diff_reports_major_change(git_project: Path, git: Git, capsys: pytest.CaptureFixture[str]) -> None:
+def test_diff_reports_major_change(
+    git_project: Path, git: Git, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = git_project / "templates/values/dev.yaml"
     path.write_text("environment: dev\nvars:\n  mode: turbo\n")
     git(git_project, "commit", "-q", "-am", "turbo mode")
     assert main(["diff", "HEAD~1", "HEAD", "--root", str(git_project)]) == 0
     out = capsys.readouterr().out
-    assert "~ /config/mode: \"dev\" -> \"turbo\"  [major]" in out
+    assert '~ /config/mode: "dev" -> "turbo"  [major]' in out
     assert "MAJOR" in out
 
 
@@ -113,8 +134,21 @@ def test_promote_diffs_against_the_target_branch(
     git(git_project, "branch", "prod")  # what prod runs now
     git(git_project, "checkout", "-q", "-b", "staging")
     _edit_beta(git_project, git, "beta v2", "describe beta")
-    code = main(["promote", "--from", "staging", "--to", "prod", "--root", str(git_project),
-                 "--format", "json", "--out", str(tmp_path / "promoted")])
+    code = main(
+        [
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "prod",
+            "--root",
+            str(git_project),
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path / "promoted"),
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ref"] == "staging"
@@ -132,15 +166,42 @@ def test_promote_fails_listing_errors_when_target_is_invalid(
     git(git_project, "commit", "-q", "-am", "prod loses mode")
     assert main(["promote", "--from", "staging", "--to", "prod", "--root", str(git_project)]) == 1
     err = capsys.readouterr().err
-    assert "'mode' is undefined" in err and "(prod)" in err
+    assert "'mode' is undefined" in err
+    assert "(prod)" in err
 
 
 def test_env_auto_maps_the_branch(git_project: Path, git: Git, tmp_path: Path) -> None:
     git(git_project, "checkout", "-q", "-b", "staging")
-    assert main(["build", "--root", str(git_project), "--env", "auto", "--out",
-                 str(tmp_path / "b"), "--no-cache"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--root",
+                str(git_project),
+                "--env",
+                "auto",
+                "--out",
+                str(tmp_path / "b"),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
     assert load_bundle(tmp_path / "b").environment == "staging"
     git(git_project, "checkout", "-q", "-b", "feature/x")
-    assert main(["build", "--root", str(git_project), "--env", "auto", "--out",
-                 str(tmp_path / "b"), "--no-cache"]) == 0
+    assert (
+        main(
+            [
+                "build",
+                "--root",
+                str(git_project),
+                "--env",
+                "auto",
+                "--out",
+                str(tmp_path / "b"),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
     assert load_bundle(tmp_path / "b").environment == "dev"

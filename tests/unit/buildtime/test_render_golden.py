@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from pathlib import Path
 
 from buildtime.build import Builder
@@ -25,7 +24,10 @@ def test_child_overrides_blocks_and_inherits_the_rest(make_project: MakeProject)
     assert profiles["alpha"]["major_keys"] == ["/config/mode"]
     # Partial thresholds in the child fill from the environment defaults.
     assert profiles["alpha"]["thresholds"] == {
-        "heartbeat_interval": 2.0, "degraded_after": 4.0, "expire_after": 20.0, "retention": 300.0,
+        "heartbeat_interval": 2.0,
+        "degraded_after": 4.0,
+        "expire_after": 20.0,
+        "retention": 300.0,
     }
 
 
@@ -35,7 +37,9 @@ def test_golden_alpha_prod_covers_include_conditional_and_loop(make_project: Mak
         "profile": "alpha",
         "description": "alpha agent",
         "thresholds": {
-            "heartbeat_interval": 2.0, "degraded_after": 4.0, "expire_after": 20.0,
+            "heartbeat_interval": 2.0,
+            "degraded_after": 4.0,
+            "expire_after": 20.0,
             "retention": 300.0,
         },
         "major_keys": ["/config/mode"],

@@ -30,8 +30,14 @@ def test_each_format_loads_the_same_values(make_project: MakeProject, path: str,
     assert issues == []
     assert values.files == ("templates/values/common.yaml", path)
     # common.yaml's log_level survives the merge; lists from the env file replace.
-    assert values.vars == {"log_level": "info", "tracing": None, "regions": ["eu"],
-                           "mode": "m", "n": 3, "flags": ["a", "b"]}
+    assert values.vars == {
+        "log_level": "info",
+        "tracing": None,
+        "regions": ["eu"],
+        "mode": "m",
+        "n": 3,
+        "flags": ["a", "b"],
+    }
 
 
 def test_two_files_for_one_env_is_an_error(make_project: MakeProject) -> None:
@@ -44,9 +50,21 @@ def test_two_files_for_one_env_is_an_error(make_project: MakeProject) -> None:
 @pytest.mark.parametrize(
     ("path", "text", "line"),
     [
-        ("templates/values/dev.yaml", 'vars:\n  mode: m\n  n: \'${env("N_REPLICAS", type="int")}\'\n', 3),
-        ("templates/values/dev.json", '{"vars": {\n  "mode": "m",\n  "n": "${env(\'N_REPLICAS\', type=\'int\')}"\n}}', 3),
-        ("templates/values/dev.toml", '[vars]\nmode = "m"\nn = \'${env("N_REPLICAS", type="int")}\'\n', None),
+        (
+            "templates/values/dev.yaml",
+            'vars:\n  mode: m\n  n: \'${env("N_REPLICAS", type="int")}\'\n',
+            3,
+        ),
+        (
+            "templates/values/dev.json",
+            '{"vars": {\n  "mode": "m",\n  "n": "${env(\'N_REPLICAS\', type=\'int\')}"\n}}',
+            3,
+        ),
+        (
+            "templates/values/dev.toml",
+            '[vars]\nmode = "m"\nn = \'${env("N_REPLICAS", type="int")}\'\n',
+            None,
+        ),
     ],
 )
 def test_env_substitution_in_every_format(
@@ -62,11 +80,13 @@ def test_env_substitution_in_every_format(
     assert [(i.code, i.file, i.pointer, i.line) for i in issues] == [
         ("env-missing", path, "/vars/n", line)
     ]
-    assert "N_REPLICAS" in issues[0].message and path in issues[0].message
+    assert "N_REPLICAS" in issues[0].message
+    assert path in issues[0].message
 
     _, issues = load_values(builder.project, "dev", builder.schemas, {"N_REPLICAS": "many"})
     assert [i.code for i in issues] == ["env-type"]
-    assert "N_REPLICAS" in issues[0].message and "int" in issues[0].message
+    assert "N_REPLICAS" in issues[0].message
+    assert "int" in issues[0].message
     assert path in issues[0].message
 
 
@@ -83,7 +103,7 @@ def test_env_errors() -> None:
     with pytest.raises(EnvError, match="required environment variable X is not set") as missing:
         lookup("X", "int", environ={})
     assert missing.value.code == "env-missing"
-    with pytest.raises(EnvError, match="X='1.5' is not a valid int") as wrong:
+    with pytest.raises(EnvError, match=r"X='1\.5' is not a valid int") as wrong:
         lookup("X", "int", environ={"X": "1.5"})
     assert wrong.value.code == "env-type"
     with pytest.raises(EnvError, match="default 'three' is not a int"):
@@ -106,9 +126,11 @@ def test_substitute_string_types_and_interpolation() -> None:
 
 
 def test_env_in_templates_is_typed_and_errors_name_the_template(make_project: MakeProject) -> None:
-    child = ('{% extends "profiles/_base.yaml.j2" %}\n{% block settings %}\n'
-             '  port: {{ env("GAMMA_PORT", type="int", default=8080) }}\n'
-             '  token_ttl: {{ env("GAMMA_TTL", type="int") }}\n{% endblock %}\n')
+    child = (
+        '{% extends "profiles/_base.yaml.j2" %}\n{% block settings %}\n'
+        '  port: {{ env("GAMMA_PORT", type="int", default=8080) }}\n'
+        '  token_ttl: {{ env("GAMMA_TTL", type="int") }}\n{% endblock %}\n'
+    )
     root = make_project({"templates/profiles/gamma.yaml.j2": child})
     builder = Builder(Project.load(root), environ={"GAMMA_TTL": "60"})
     built = builder.build_env("dev")
@@ -118,5 +140,9 @@ def test_env_in_templates_is_typed_and_errors_name_the_template(make_project: Ma
 
     built = Builder(Project.load(root), environ={}).build_env("dev")
     [issue] = built.issues
-    assert (issue.code, issue.file, issue.line) == ("env-missing", "templates/profiles/gamma.yaml.j2", 4)
+    assert (issue.code, issue.file, issue.line) == (
+        "env-missing",
+        "templates/profiles/gamma.yaml.j2",
+        4,
+    )
     assert "GAMMA_TTL" in issue.message
