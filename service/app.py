@@ -61,14 +61,17 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             profiles=Profiles(defaults=settings.thresholds),
             started=time.monotonic(),
         )
-        task = asyncio.create_task(sweeper.run(st, settings.sweep_interval))
+        stop = asyncio.Event()
+        task = asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop))
         log.info("replica ready (revision %s)", settings.deploy_revision)
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            stop.set()
+            try:
+                await asyncio.wait_for(task, timeout=max(5.0, settings.redis_timeout * 3))
+            except TimeoutError:
+                log.warning("sweeper did not stop in time; abandoning it")
             if store is None:
                 await st.close()
 

@@ -4,6 +4,7 @@ so replicas sweeping at once do not double-count."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from service.errors import StoreUnavailable
@@ -22,13 +23,20 @@ async def sweep_once(store: Store) -> SweepStats:
     return stats
 
 
-async def run(store: Store, interval: float) -> None:
-    """Sweep every ``interval`` seconds until cancelled; a Redis outage only skips passes."""
-    while True:
+async def run(store: Store, interval: float, stop: asyncio.Event) -> None:
+    """Sweep every ``interval`` seconds until ``stop`` is set; a Redis outage skips passes.
+
+    Stopping by event rather than by cancellation lets a pass in flight finish its Redis
+    call, so shutdown never leaves a half-read connection behind.
+    """
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
         try:
             await sweep_once(store)
         except StoreUnavailable:
             STORE_ERRORS.inc()
         except Exception:  # the loop must outlive any single bad pass
             log.exception("sweep pass failed")
-        await asyncio.sleep(interval)

@@ -18,6 +18,7 @@ from service.store.store import Store
 
 T = TypeVar("T")
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`")
+_MISSING = re.compile(r"missing required field `(?P<name>[^`]+)`")
 
 
 @dataclass(slots=True)
@@ -45,6 +46,11 @@ def decode_json(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
         match = _PATH.search(msg)
         field = _field(match.group("path")) if match else None
         detail = msg[: match.start()] if match else msg
+        missing = _MISSING.search(detail)
+        if missing:
+            # Name the missing field itself, not the object that lacks it.
+            parent = "" if field in (None, "body") else f"{field}."
+            field = f"{parent}{missing.group('name')}"
         raise InvalidInput(f"{field}: {detail}" if field else detail, field=field) from None
     except msgspec.DecodeError as exc:
         err = InvalidInput(f"malformed JSON: {exc}", field="body")
