@@ -31,9 +31,40 @@ redis-server: ## Make sure redis-server is installed (apt, when run as root)
 		echo "redis-server is missing: install it (Debian/Ubuntu: sudo apt-get install redis-server)"; exit 1; \
 	fi
 
+.PHONY: promtool
+promtool: ## Make sure promtool is installed (apt package prometheus, when run as root)
+	@command -v promtool >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+		command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true; \
+	else \
+		echo "promtool is missing: install it (Debian/Ubuntu: sudo apt-get install prometheus)"; exit 1; \
+	fi
+
+.PHONY: bundle
+bundle: $(STAMP) ## Build the dev config bundle into .bundle (served by `make run`)
+	$(VENV)/bin/registry-build build --env dev --out .bundle -q
+
 .PHONY: run
-run: $(STAMP) ## Run one replica on 127.0.0.1:8000 with the embedded store
-	$(VENV)/bin/registry serve --host 127.0.0.1 --port 8000
+run: bundle ## Run one replica on 127.0.0.1:8000 with the embedded store and the dev bundle
+	REGISTRY_BUNDLE_DIR=.bundle $(VENV)/bin/registry serve --host 127.0.0.1 --port 8000
+
+.PHONY: validate
+validate: $(STAMP) ## Validate templates, values and schemas for every environment (CI gate)
+	$(VENV)/bin/registry-build validate --all-envs
+
+.PHONY: bench-build
+bench-build: $(STAMP) ## Benchmark: build + validate 1,000 profiles x 3 environments
+	$(VENV)/bin/python -m buildtime.bench
+
+.PHONY: helm-lint
+helm-lint: $(STAMP) promtool ## Render, lint, validate and test the Helm chart
+	$(VENV)/bin/python helm/tools/values_table.py --check
+	$(VENV)/bin/pytest tests/unit/helm
+
+.PHONY: helm-docs
+helm-docs: $(STAMP) ## Regenerate the values table in helm/agent-registry/README.md
+	$(VENV)/bin/python helm/tools/values_table.py
 
 .PHONY: lint
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
@@ -47,6 +78,8 @@ fmt: $(STAMP) ## Format and autofix with ruff
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: test
-test: $(STAMP) redis-server ## Install everything and run lint plus the whole test suite
+test: $(STAMP) redis-server promtool ## Install everything; lint, validate configs, run every test
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory validate
+	$(VENV)/bin/python helm/tools/values_table.py --check
 	$(VENV)/bin/pytest

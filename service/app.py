@@ -15,8 +15,9 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from service import __version__, sweeper
-from service.api import agents, capabilities, events, health, heartbeat, metrics
+from service.api import agents, capabilities, config, events, health, heartbeat, metrics
 from service.api.deps import Registry
+from service.bundle import load_bundle
 from service.errors import RegistryError, StoreUnavailable
 from service.metrics import STORE_ERRORS
 from service.profiles import Profiles
@@ -48,9 +49,11 @@ def problem(request: Request[Any, Any, Any], exc: RegistryError) -> Response[dic
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Litestar:
     """Build a replica. ``settings`` default to the environment; ``store`` to its Redis."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings.log_level)
+    # Verified before the server starts: a tampered or incomplete bundle stops the replica.
+    bundle = load_bundle(settings.bundle_dir) if settings.bundle_dir else None
+    if bundle is not None:
+        log.info("serving config bundle %s (%s)", bundle.version, bundle.environment)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -58,8 +61,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.registry = Registry(
             settings=settings,
             store=st,
-            profiles=Profiles(defaults=settings.thresholds),
+            profiles=Profiles.build(settings.thresholds, bundle),
             started=time.monotonic(),
+            bundle=bundle,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop))
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             health.live,
             health.ready,
             metrics.registry_metrics,
+            config.ConfigController,
             PrometheusController,
         ],
         lifespan=[lifespan],

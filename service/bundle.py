@@ -33,6 +33,8 @@ from typing import Any
 
 import msgspec
 
+from service.settings import Thresholds
+
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "FORMAT",
@@ -69,38 +71,8 @@ class BundleError(Exception):
         self.files = tuple(files)
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """Health thresholds of one agent profile, in seconds (DESIGN §3)."""
-
-    heartbeat_interval: float
-    degraded_after: float
-    expire_after: float
-    retention: float
-
-    def to_dict(self) -> dict[str, float]:
-        """The thresholds as the JSON object stored in manifests and payloads."""
-        return {
-            "heartbeat_interval": self.heartbeat_interval,
-            "degraded_after": self.degraded_after,
-            "expire_after": self.expire_after,
-            "retention": self.retention,
-        }
-
-    @classmethod
-    def from_dict(
-        cls, data: Mapping[str, Any], *, fallback: Thresholds | None = None
-    ) -> Thresholds:
-        """Build thresholds from a mapping; missing keys come from ``fallback``."""
-        base = (fallback or DEFAULT_THRESHOLDS).to_dict()
-        merged = {key: float(data.get(key, value)) for key, value in base.items()}
-        return cls(**merged)
-
-
 # MCP Mesh defaults: a bundle records its own defaults in the manifest; these seed them.
-DEFAULT_THRESHOLDS = Thresholds(
-    heartbeat_interval=5.0, degraded_after=10.0, expire_after=20.0, retention=300.0
-)
+DEFAULT_THRESHOLDS = Thresholds()
 
 
 def canonical_json(obj: Any) -> bytes:

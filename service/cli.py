@@ -33,6 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"registry: configuration error: {exc}", file=sys.stderr)
         return 2
+    if settings.bundle_dir is not None:
+        from service.bundle import BundleError, load_bundle
+
+        try:
+            load_bundle(settings.bundle_dir)
+        except BundleError as exc:
+            print(
+                f"registry: refusing to start: REGISTRY_BUNDLE_DIR={settings.bundle_dir}: {exc}",
+                file=sys.stderr,
+            )
+            return 2
     if settings.workers > 1 and settings.embedded:
         print(
             "registry: configuration error: REGISTRY_WORKERS > 1 needs REGISTRY_REDIS_URL "

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 RedisMode = Literal["standalone", "sentinel", "cluster"]
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -33,6 +33,23 @@ class Thresholds:
             )
         if self.retention < 0:
             raise SettingsError(f"retention must be >= 0 (got {self.retention})")
+
+    def to_dict(self) -> dict[str, float]:
+        """The thresholds as stored in bundle manifests and profile payloads."""
+        return {
+            "heartbeat_interval": self.heartbeat_interval,
+            "degraded_after": self.degraded_after,
+            "expire_after": self.expire_after,
+            "retention": self.retention,
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], *, fallback: Thresholds | None = None
+    ) -> Thresholds:
+        """Build thresholds from a mapping; missing keys come from ``fallback``."""
+        base = (fallback or cls()).to_dict()
+        return cls(**{key: float(data.get(key, value)) for key, value in base.items()})
 
 
 @dataclass(frozen=True, slots=True)

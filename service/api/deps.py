@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar.datastructures import State
 
+from service.bundle import Bundle
 from service.errors import InvalidInput
 from service.profiles import Profiles
 from service.settings import Settings
@@ -29,6 +30,7 @@ class Registry:
     store: Store
     profiles: Profiles
     started: float
+    bundle: Bundle | None = None
 
     @staticmethod
     def of(state: State) -> Registry:
