@@ -24,14 +24,21 @@ SLOW = Thresholds(heartbeat_interval=15, degraded_after=40, expire_after=90, ret
 def bundle_dir(tmp_path: Path) -> Path:
     out = tmp_path / "bundle"
     profile = {
-        "profile": "greeter", "description": "says hello", "thresholds": SLOW.to_dict(),
-        "major_keys": ["/config/model"], "capabilities": [{"name": "greeting", "version": "1.0.0"}],
-        "dependencies": [], "config": {"model": "small", "greeting": "hi"}, "secrets": [],
+        "profile": "greeter",
+        "description": "says hello",
+        "thresholds": SLOW.to_dict(),
+        "major_keys": ["/config/model"],
+        "capabilities": [{"name": "greeting", "version": "1.0.0"}],
+        "dependencies": [],
+        "config": {"model": "small", "greeting": "hi"},
+        "secrets": [],
     }
     write_bundle(
-        out, profiles={"greeter": profile},
+        out,
+        profiles={"greeter": profile},
         catalog={"capabilities": [{"name": "greeting", "version": "1.0.0"}]},
-        environment="dev", git={"commit": "abc", "branch": "main", "tag": None, "dirty": False},
+        environment="dev",
+        git={"commit": "abc", "branch": "main", "tag": None, "dirty": False},
         schema_versions={"profile": "1"},
     )
     return out
@@ -101,7 +108,9 @@ def test_registry_process_refuses_to_start_on_tampered_bundle(bundle_dir: Path) 
     done = subprocess.run(
         [str(exe), "serve", "--port", str(free_port())],
         env=registry_env(REGISTRY_BUNDLE_DIR=str(bundle_dir)),
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "refusing to start" in done.stderr
