@@ -1,0 +1,73 @@
+"""Settings are validated at startup; every error names the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.settings import Settings, SettingsError, Thresholds
+
+
+def test_defaults_use_embedded_store_and_mcp_mesh_timers() -> None:
+    s = Settings.from_env({})
+    assert s.embedded
+    assert s.redis_url is None
+    assert s.thresholds == Thresholds(5.0, 10.0, 20.0, 300.0)
+    assert (s.host, s.port, s.workers) == ("127.0.0.1", 8000, 1)
+
+
+def test_values_are_parsed() -> None:
+    s = Settings.from_env(
+        {
+            "REGISTRY_REDIS_URL": "redis://10.0.0.1:6380/2",
+            "REGISTRY_PORT": "9000",
+            "REGISTRY_WORKERS": "4",
+            "REGISTRY_HEARTBEAT_INTERVAL": "2.5",
+            "REGISTRY_DEGRADED_AFTER": "6",
+            "REGISTRY_EXPIRE_AFTER": "12.5",
+            "REGISTRY_RETENTION": "60",
+            "REGISTRY_DEPLOY_REVISION": "7",
+            "REGISTRY_BUNDLE_DIR": "/app/bundle",
+            "REGISTRY_AGENT_TOKENS": "a, b,,c",
+        }
+    )
+    assert not s.embedded
+    assert s.thresholds == Thresholds(2.5, 6.0, 12.5, 60.0)
+    assert (s.port, s.workers, s.deploy_revision) == (9000, 4, 7)
+    assert s.bundle_dir == Path("/app/bundle")
+    assert s.agent_tokens == ("a", "b", "c")
+
+
+def test_secrets_come_from_files(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    s = Settings.from_env({"REGISTRY_REDIS_PASSWORD_FILE": str(secret)})
+    assert s.redis_password == "s3cret"
+    with pytest.raises(SettingsError, match="REGISTRY_ADMIN_TOKEN_FILE"):
+        Settings.from_env({"REGISTRY_ADMIN_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"REGISTRY_PORT": "eighty"}, "REGISTRY_PORT"),
+        ({"REGISTRY_PORT": "70000"}, "REGISTRY_PORT"),
+        ({"REGISTRY_WORKERS": "0"}, "REGISTRY_WORKERS"),
+        ({"REGISTRY_REDIS_URL": "http://x"}, "REGISTRY_REDIS_URL"),
+        ({"REGISTRY_REDIS_MODE": "mesh"}, "REGISTRY_REDIS_MODE"),
+        ({"REGISTRY_REDIS_MODE": "sentinel"}, "REGISTRY_REDIS_SENTINELS"),
+        ({"REGISTRY_REDIS_MODE": "cluster"}, "REGISTRY_REDIS_URL"),
+        ({"REGISTRY_REDIS_SENTINELS": "host-without-port"}, "REGISTRY_REDIS_SENTINELS"),
+        ({"REGISTRY_EXPIRE_AFTER": "soon"}, "REGISTRY_EXPIRE_AFTER"),
+        ({"REGISTRY_EXPIRE_AFTER": "nan"}, "REGISTRY_EXPIRE_AFTER"),
+        ({"REGISTRY_DEGRADED_AFTER": "30"}, "REGISTRY_HEARTBEAT_INTERVAL"),
+        ({"REGISTRY_LOG_LEVEL": "loud"}, "REGISTRY_LOG_LEVEL"),
+        ({"REGISTRY_PAGE_SIZE": "2000"}, "REGISTRY_PAGE_SIZE"),
+        ({"REGISTRY_KEY_PREFIX": "a b"}, "REGISTRY_KEY_PREFIX"),
+        ({"REGISTRY_DEPLOY_REVISION": "-1"}, "REGISTRY_DEPLOY_REVISION"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env(env)
