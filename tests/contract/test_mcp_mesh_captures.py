@@ -104,9 +104,8 @@ async def test_replayed_session_matches_reference_registry(
                 replay.known.clear()
             elif seq == KILL_SEQ:
                 await replay.expire(KILLED_PROVIDER)
-            elif seq != prev_seq + 1 and prev_seq and seq not in (FRESH_DB_SEQ,):
-                if agent != KILLED_PROVIDER:
-                    await replay.bridge_gap(ex)
+            elif prev_seq and seq != prev_seq + 1 and agent != KILLED_PROVIDER:
+                await replay.bridge_gap(ex)
             prev_seq = seq
             if agent == KILLED_PROVIDER and seq > KILL_SEQ:
                 continue
