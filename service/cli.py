@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+from typing import Any
 
 from service.settings import Settings, SettingsError
 
@@ -57,18 +58,22 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    uvicorn.run(
-        "service.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.run("service.app:create_app_from_env", **server_options(settings))
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options of a replica; the benchmark serves its trivial app with the same ones."""
+    return {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 if __name__ == "__main__":
