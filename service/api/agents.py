@@ -38,66 +38,19 @@ class AgentsController(Controller):
     ) -> AgentsPage:
         """Agents with their capabilities and status; ``next_cursor`` continues the list."""
         reg = Registry.of(state)
-        size = page_size(limit, reg.settings)
         flt = AgentFilter(capability, tuple(tag or ()), status, version)
-        start = decode_cursor(cursor, 2)
-        names = [namespace] if namespace else await reg.store.namespaces()
-        if start:
-            names = [n for n in names if n >= start[0]]
-        out: list[AgentView] = []
-        budget = size * _SCAN_FACTOR
-        for ns in names:
-            after = start[1] if start and ns == start[0] else ""
-            ids = None
-            if flt.capability:
-                ids = [i for i in await reg.store.provider_ids(ns, flt.capability) if i > after]
-            while True:
-                chunk = min(size, budget)
-                if ids is not None:
-                    batch, ids = ids[:chunk], ids[chunk:]
-                    rows = await reg.store.agents_by_id(ns, batch)
-                    last = batch[-1] if batch else ""
-                else:
-                    rows, last = await reg.store.list_agents(ns, after, chunk)
-                if not last:
-                    break
-                for row in rows:
-                    view = agent_view(row.doc, row.live, row.now_ms)
-                    if flt.matches(row.doc.tools, view.status):
-                        out.append(view)
-                        if len(out) == size:
-                            return _page(out, encode_cursor(ns, row.doc.id))
-                after, budget = last, budget - chunk
-                if budget <= 0:
-                    return _page(out, encode_cursor(ns, after))
-        return _page(out, None)
+        return await agents_page(reg, flt, namespace, limit, cursor)
 
     @get("/{agent_id:str}", summary="One agent")
     async def get_agent(self, state: State, agent_id: FromPath[str]) -> AgentView:
         """The agent's record and current status (``expired`` during retention)."""
-        row = await _row(state, agent_id)
+        row = await _row(Registry.of(state), agent_id)
         return agent_view(row.doc, row.live, row.now_ms)
 
     @get("/{agent_id:str}/health", summary="One agent's health timer")
     async def get_health(self, state: State, agent_id: FromPath[str]) -> HealthView:
         """Status, last heartbeat, TTL left and thresholds, from the Redis server clock."""
-        row = await _row(state, agent_id)
-        thr = Registry.of(state).profiles.thresholds_for(row.doc.prof)
-        live = row.live
-        ttl = live.ttl_ms if live else int(thr.expire_after * 1000)
-        return HealthView(
-            agent_id=agent_id,
-            status=live.status if live else "expired",
-            last_heartbeat=iso(row.now_ms - live.age_ms)
-            if live and live.age_ms is not None
-            else None,
-            age_ms=live.age_ms if live else None,
-            ttl_remaining_ms=max(ttl - (live.age_ms or 0), 0) if live else 0,
-            heartbeat_interval_ms=int(thr.heartbeat_interval * 1000),
-            degraded_after_ms=live.degraded_ms if live else int(thr.degraded_after * 1000),
-            expire_after_ms=ttl,
-            retention_ms=live.retention_ms if live else int(thr.retention * 1000),
-        )
+        return await agent_health(Registry.of(state), agent_id)
 
     @delete("/{agent_id:str}", status_code=204, summary="Deregister gracefully")
     async def delete_agent(self, state: State, agent_id: FromPath[str]) -> Response[None]:
@@ -107,8 +60,65 @@ class AgentsController(Controller):
         return Response(None, status_code=204)
 
 
-async def _row(state: State, agent_id: str) -> AgentRow:
-    row = await Registry.of(state).store.get_agent(agent_id)
+async def agents_page(
+    reg: Registry, flt: AgentFilter, namespace: str | None, limit: int | None, cursor: str | None
+) -> AgentsPage:
+    """One page of agents passing ``flt`` (shared by ``GET /agents`` and MCP)."""
+    size = page_size(limit, reg.settings)
+    start = decode_cursor(cursor, 2)
+    names = [namespace] if namespace else await reg.store.namespaces()
+    if start:
+        names = [n for n in names if n >= start[0]]
+    out: list[AgentView] = []
+    budget = size * _SCAN_FACTOR
+    for ns in names:
+        after = start[1] if start and ns == start[0] else ""
+        ids = None
+        if flt.capability:
+            ids = [i for i in await reg.store.provider_ids(ns, flt.capability) if i > after]
+        while True:
+            chunk = min(size, budget)
+            if ids is not None:
+                batch, ids = ids[:chunk], ids[chunk:]
+                rows = await reg.store.agents_by_id(ns, batch)
+                last = batch[-1] if batch else ""
+            else:
+                rows, last = await reg.store.list_agents(ns, after, chunk)
+            if not last:
+                break
+            for row in rows:
+                view = agent_view(row.doc, row.live, row.now_ms)
+                if flt.matches(row.doc.tools, view.status):
+                    out.append(view)
+                    if len(out) == size:
+                        return _page(out, encode_cursor(ns, row.doc.id))
+            after, budget = last, budget - chunk
+            if budget <= 0:
+                return _page(out, encode_cursor(ns, after))
+    return _page(out, None)
+
+
+async def agent_health(reg: Registry, agent_id: str) -> HealthView:
+    """An agent's health timer (shared by ``GET /agents/{id}/health`` and MCP)."""
+    row = await _row(reg, agent_id)
+    thr = reg.profiles.thresholds_for(row.doc.prof)
+    live = row.live
+    ttl = live.ttl_ms if live else int(thr.expire_after * 1000)
+    return HealthView(
+        agent_id=agent_id,
+        status=live.status if live else "expired",
+        last_heartbeat=iso(row.now_ms - live.age_ms) if live and live.age_ms is not None else None,
+        age_ms=live.age_ms if live else None,
+        ttl_remaining_ms=max(ttl - (live.age_ms or 0), 0) if live else 0,
+        heartbeat_interval_ms=int(thr.heartbeat_interval * 1000),
+        degraded_after_ms=live.degraded_ms if live else int(thr.degraded_after * 1000),
+        expire_after_ms=ttl,
+        retention_ms=live.retention_ms if live else int(thr.retention * 1000),
+    )
+
+
+async def _row(reg: Registry, agent_id: str) -> AgentRow:
+    row = await reg.store.get_agent(agent_id)
     if row is None:
         raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")
     return row

@@ -87,6 +87,30 @@ def _entry_ok(flt: AgentFilter, c: Candidate) -> bool:
     )
 
 
+async def providers_page(
+    reg: Registry,
+    name: str,
+    namespace: str,
+    flt: AgentFilter,
+    size: int,
+    start: list[str] | None,
+) -> ProvidersPage:
+    """Live providers of ``name`` passing ``flt``, one page (shared by HTTP and MCP)."""
+    live = [c for c in await reg.store.providers(namespace, name) if _entry_ok(flt, c)]
+    live.sort(key=lambda c: (c.entry.agent_id, c.entry.function_name))
+    if start:
+        live = [c for c in live if (c.entry.agent_id, c.entry.function_name) > tuple(start)]
+    page = live[:size]
+    nxt = (
+        encode_cursor(page[-1].entry.agent_id, page[-1].entry.function_name)
+        if len(live) > size
+        else None
+    )
+    return ProvidersPage(
+        capability=name, providers=[_provider(c) for c in page], count=len(page), next_cursor=nxt
+    )
+
+
 class CapabilitiesController(Controller):
     """``/capabilities``: what is provided, and by whom."""
 
@@ -155,23 +179,6 @@ class CapabilitiesController(Controller):
         flt = AgentFilter(name, tuple(tag or ()), status, version)
 
         async def render() -> bytes:
-            live = [c for c in await reg.store.providers(namespace, name) if _entry_ok(flt, c)]
-            live.sort(key=lambda c: (c.entry.agent_id, c.entry.function_name))
-            if start:
-                live = [c for c in live if (c.entry.agent_id, c.entry.function_name) > tuple(start)]
-            page = live[:size]
-            nxt = (
-                encode_cursor(page[-1].entry.agent_id, page[-1].entry.function_name)
-                if len(live) > size
-                else None
-            )
-            return json_body(
-                ProvidersPage(
-                    capability=name,
-                    providers=[_provider(c) for c in page],
-                    count=len(page),
-                    next_cursor=nxt,
-                )
-            )
+            return json_body(await providers_page(reg, name, namespace, flt, size, start))
 
         return await conditional(request, index, wait, render)

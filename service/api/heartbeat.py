@@ -46,31 +46,21 @@ def validate_semantics(req: HeartbeatRequest) -> None:
                 raise InvalidInput(f"{field}: {exc}", field=field) from None
 
 
-@post("/heartbeat", status_code=200, summary="Register or send a full heartbeat (MCP Mesh)")
-async def post_heartbeat(request: Request[object, object, State], state: State) -> Response[bytes]:
-    """Validate, store in one round trip, resolve dependencies, answer MCP Mesh-shaped."""
-    started = time.perf_counter()
-    try:
-        req = decode_json(await request.body(), _decoder)
-        validate_semantics(req)
-    except InvalidInput:
-        HEARTBEATS.labels("post", "invalid").inc()
-        raise
-    reg = Registry.of(state)
+async def full_heartbeat(reg: Registry, req: HeartbeatRequest) -> HeartbeatResponse:
+    """Store a validated heartbeat in one round trip and build the MCP Mesh-shaped answer.
+
+    Shared by ``POST /heartbeat`` and the MCP ``agent_heartbeat`` tool.
+    """
     profile = req.profile or req.name or req.agent_id
     thresholds = reg.profiles.thresholds_for(profile)
-    try:
-        result = await reg.store.heartbeat(
-            req,
-            thresholds=thresholds,
-            profile=profile,
-            epoch=reg.profiles.epoch,
-            now_ms=now_ms(),
-        )
-    except StoreUnavailable:
-        HEARTBEATS.labels("post", "unavailable").inc()
-        raise
-    body = HeartbeatResponse(
+    result = await reg.store.heartbeat(
+        req,
+        thresholds=thresholds,
+        profile=profile,
+        epoch=reg.profiles.epoch,
+        now_ms=now_ms(),
+    )
+    return HeartbeatResponse(
         status="success",
         message=_MESSAGES.get(result.kind, "Agent updated via heartbeat"),
         agent_id=req.agent_id,
@@ -82,6 +72,23 @@ async def post_heartbeat(request: Request[object, object, State], state: State) 
             interval_ms=int(thresholds.heartbeat_interval * 1000),
         ),
     )
+
+
+@post("/heartbeat", status_code=200, summary="Register or send a full heartbeat (MCP Mesh)")
+async def post_heartbeat(request: Request[object, object, State], state: State) -> Response[bytes]:
+    """Validate, store in one round trip, resolve dependencies, answer MCP Mesh-shaped."""
+    started = time.perf_counter()
+    try:
+        req = decode_json(await request.body(), _decoder)
+        validate_semantics(req)
+    except InvalidInput:
+        HEARTBEATS.labels("post", "invalid").inc()
+        raise
+    try:
+        body = await full_heartbeat(Registry.of(state), req)
+    except StoreUnavailable:
+        HEARTBEATS.labels("post", "unavailable").inc()
+        raise
     HEARTBEATS.labels("post", "ok").inc()
     HEARTBEAT_SECONDS.labels("post").observe(time.perf_counter() - started)
     return Response(_encoder.encode(body), media_type="application/json")

@@ -29,7 +29,11 @@ def _counter_values(name: str) -> dict[str, float]:
 @get("/registry/metrics", summary="Registry figures as JSON")
 async def registry_metrics(state: State) -> dict[str, Any]:
     """Agent counts (from Redis, the same on every replica) and this replica's counters."""
-    reg = Registry.of(state)
+    return await registry_figures(Registry.of(state))
+
+
+async def registry_figures(reg: Registry) -> dict[str, Any]:
+    """The figures of ``GET /registry/metrics`` (shared with the MCP tool)."""
     counts = await reg.store.counts()
     totals = {s: sum(c[s] for c in counts.values()) for s in ("healthy", "degraded", "expired")}
     return {
