@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from service.settings import Settings, SettingsError
@@ -52,9 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        # Workers must share one directory for /metrics to add up across processes.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="registry-prom-")
+    if settings.workers > 1:
+        _prepare_multiprocess_metrics()
 
     import uvicorn
 
@@ -74,6 +74,22 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": True,
         "timeout_graceful_shutdown": 10,
     }
+
+
+def _prepare_multiprocess_metrics() -> None:
+    """Workers must share one directory for /metrics to add up across processes.
+
+    The directory is emptied first: files left by a previous run (a restarted container
+    keeps its emptyDir) would otherwise be counted again.
+    """
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="registry-prom-")
+        return
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
 
 
 if __name__ == "__main__":
