@@ -19,6 +19,7 @@ from service.api import agents, capabilities, config, events, health, heartbeat,
 from service.api.deps import Registry
 from service.bundle import load_bundle
 from service.errors import RegistryError, StoreUnavailable
+from service.mcp import McpEndpoint
 from service.metrics import STORE_ERRORS
 from service.profiles import Profiles
 from service.settings import Settings
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             if store is None:
                 await st.close()
 
+    mcp = McpEndpoint(settings)  # tools and config resources at /mcp
     prometheus = PrometheusConfig(
         app_name="agent_registry",
         prefix="litestar",
@@ -99,8 +101,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             metrics.registry_metrics,
             config.ConfigController,
             PrometheusController,
+            mcp.route(),
         ],
-        lifespan=[lifespan],
+        lifespan=[lifespan, mcp.lifespan],
         middleware=[prometheus.middleware],
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={RegistryError: problem},

@@ -1,0 +1,108 @@
+"""Tool arguments and results of the MCP interface, as msgspec Structs (the schemas' only source).
+
+Argument Structs forbid unknown fields: a misspelt argument is an error naming it, not ignored.
+The heartbeat tool takes :class:`service.models.HeartbeatRequest` itself and the read tools
+return the HTTP API's own wire models; only shapes the HTTP API has no Struct for live here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from service.models import AgentId, Capability, Constraint, Namespace, Tag
+
+Status = Literal["healthy", "degraded", "expired"]
+Limit = Annotated[int, Meta(ge=1, description="Page size (default and maximum are configured)")]
+Cursor = Annotated[str, Meta(max_length=512, description="next_cursor of the previous page")]
+TagFilter = Annotated[
+    list[Tag],
+    Meta(max_length=32, description="Each tag is required; '-tag' excludes agents with it"),
+]
+
+
+class ListAgentsArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Filters of ``list_available_agents`` (the query parameters of ``GET /agents``)."""
+
+    capability: Capability | None = None
+    tags: TagFilter = []
+    status: Status | None = None
+    namespace: Namespace | None = None
+    version: (
+        Annotated[Constraint, Meta(description="Semver constraint, e.g. '>=1.2,<2'")] | None
+    ) = None
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+
+
+class ProvidersArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Arguments of ``get_capability_providers`` (``GET /capabilities/{name}/providers``)."""
+
+    capability: Capability
+    version: Annotated[Constraint, Meta(description="Semver constraint, e.g. '^1.2'")] | None = None
+    tags: TagFilter = []
+    namespace: Namespace = "default"
+    status: Literal["healthy", "degraded"] | None = None
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+
+
+class HealthArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Arguments of ``get_agent_health_status``."""
+
+    agent_id: AgentId
+
+
+class NoArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Tools that take no arguments."""
+
+
+class AgentCounts(msgspec.Struct, kw_only=True, frozen=True):
+    """Agents by status, summed and per namespace (read from Redis: equal on every replica)."""
+
+    total: int
+    healthy: int
+    degraded: int
+    expired: int
+    by_namespace: dict[str, dict[str, int]]
+
+
+class ReplicaCounters(msgspec.Struct, kw_only=True, frozen=True):
+    """This replica's own counters, keyed by their Prometheus labels."""
+
+    heartbeats: dict[str, float]
+    expiries: dict[str, float]
+    store_errors: dict[str, float]
+
+
+class RegistryMetrics(msgspec.Struct, kw_only=True, frozen=True):
+    """``GET /registry/metrics``, typed."""
+
+    version: str
+    uptime_seconds: int
+    agents: AgentCounts
+    replica: ReplicaCounters
+
+
+class PrometheusText(msgspec.Struct, kw_only=True, frozen=True):
+    """The Prometheus text exposition of ``GET /metrics``."""
+
+    content_type: str
+    text: str
+
+
+def object_schema(model: type[Any]) -> dict[str, Any]:
+    """JSON Schema of a Struct with the object at the root, as MCP requires.
+
+    msgspec puts every Struct in ``$defs`` and answers a ``$ref``; the root object is lifted
+    out and the other definitions stay in ``$defs``, so nested ``$ref``\\s still resolve.
+    """
+    schema = msgspec.json.schema(model)
+    defs: dict[str, Any] = schema.get("$defs", {})
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    root: dict[str, Any] = dict(defs.pop(name))
+    if defs:
+        root["$defs"] = defs
+    return root

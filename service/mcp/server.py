@@ -1,0 +1,252 @@
+"""The MCP endpoint: the SDK's low-level server over stateless Streamable HTTP, mounted at /mcp.
+
+The low-level ``Server`` is used rather than ``MCPServer`` (FastMCP's successor) because the
+latter derives schemas from pydantic signatures; here every schema comes from the msgspec
+Structs the HTTP API already validates with, so the two interfaces cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import Litestar, asgi
+from litestar.handlers import ASGIRouteHandler
+from litestar.types import Receive, Scope, Send
+from mcp.server import Server, ServerRequestContext
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INVALID_PARAMS,
+    CallToolRequestParams,
+    CallToolResult,
+    ListResourcesResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    ReadResourceRequestParams,
+    ReadResourceResult,
+    Resource,
+    TextContent,
+    TextResourceContents,
+    Tool,
+    ToolAnnotations,
+)
+
+from service import __version__
+from service.api.deps import Registry, decode_json
+from service.errors import InvalidInput, RegistryError, StoreUnavailable
+from service.metrics import STORE_ERRORS
+from service.settings import Settings
+
+from .schemas import PrometheusText
+from .tools import TOOLS, ToolSpec
+
+log = logging.getLogger("service.mcp")
+
+PATH = "/mcp"
+CONFIG_ACTIVE = "registry://config/active"
+CONFIG_CAPABILITIES = "registry://config/capabilities"
+_UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]+)`")
+_json = msgspec.json.Encoder()
+_INSTRUCTIONS = (
+    "Agent registry: find agents and the providers of a capability, check an agent's health, "
+    "read registry metrics and the active configuration bundle."
+)
+
+
+def tool_timeout(settings: Settings) -> float:
+    """Upper bound of one tool call: a few Redis round trips at REGISTRY_REDIS_TIMEOUT each."""
+    return max(2.0, 4 * settings.redis_timeout)
+
+
+class McpEndpoint:
+    """The registry's tools and resources over MCP, for one Litestar app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.timeout = tool_timeout(settings)
+        if settings.log_level.upper() != "DEBUG":
+            # The SDK logs every stateless request ("Terminating session") at INFO.
+            logging.getLogger("mcp").setLevel(logging.WARNING)
+        self._app: Litestar | None = None
+        self._tools = {t.name: t for t in TOOLS}
+        self._decoders = {t.name: msgspec.json.Decoder(t.args) for t in TOOLS}
+        self._listed = ListToolsResult(tools=[_describe(t) for t in TOOLS])
+        # Calls abandoned at the time bound; redis-py may swallow a cancel, so they are left
+        # to end at their own socket timeout and only referenced here until they do.
+        self._abandoned: set[asyncio.Task[Any]] = set()
+        self.server: Server[Any] = Server(
+            "agent-registry",
+            version=__version__,
+            instructions=_INSTRUCTIONS,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_resources=self._list_resources,
+            on_read_resource=self._read_resource,
+        )
+        # Stateless: each POST carries everything it needs, so any replica can answer it.
+        # JSON responses (no SSE) suit that: nothing is left open between requests.
+        self.sessions = StreamableHTTPSessionManager(
+            app=self.server,
+            stateless=True,
+            json_response=True,
+            max_request_body_size=settings.max_body_bytes,
+        )
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        """Run the SDK's request task group for the app's lifetime (after the registry's)."""
+        self._app = app
+        async with self.sessions.run():
+            yield
+
+    def route(self) -> ASGIRouteHandler:
+        """The Litestar handler that mounts the MCP endpoint at :data:`PATH`."""
+
+        async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+            await self.sessions.handle_request(scope, receive, send)  # type: ignore[arg-type]
+
+        handler: ASGIRouteHandler = asgi(PATH, is_mount=True, copy_scope=True)(mcp_endpoint)
+        return handler
+
+    @property
+    def registry(self) -> Registry:
+        """The app's registry context (set up by the app's own lifespan)."""
+        if self._app is None:
+            raise RuntimeError("the MCP endpoint is used outside its app's lifespan")
+        return Registry.of(self._app.state)
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        return self._listed
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any], params: CallToolRequestParams
+    ) -> CallToolResult:
+        spec = self._tools.get(params.name)
+        if spec is None:
+            raise MCPError(INVALID_PARAMS, f"unknown tool {params.name!r}", {"field": "name"})
+        try:
+            args = self._decode(spec, params.arguments or {})
+            result = await self._bounded(spec.call(self.registry, args))
+        except RegistryError as exc:
+            if isinstance(exc, StoreUnavailable):
+                STORE_ERRORS.inc()
+            return _failure(exc)
+        except Exception:
+            # A bug must still answer the call: the client gets a tool error, the log the trace.
+            log.exception("MCP tool %s failed", spec.name)
+            return _failure(RegistryError(f"{spec.name} failed unexpectedly; see the registry log"))
+        text = result.text if isinstance(result, PrometheusText) else _json.encode(result).decode()
+        return CallToolResult(
+            content=[TextContent(text=text)], structured_content=msgspec.to_builtins(result)
+        )
+
+    def _decode(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
+        # Through the HTTP edge's own decoder, so errors name fields exactly as 422s do.
+        try:
+            return decode_json(_json.encode(arguments), self._decoders[spec.name])
+        except InvalidInput as exc:
+            unknown = _UNKNOWN_FIELD.search(exc.detail)
+            if unknown:
+                name = unknown.group("name")
+                raise InvalidInput(f"{name}: not an argument of {spec.name}", field=name) from None
+            if exc.field == "body":
+                raise InvalidInput(
+                    exc.detail.replace("body", "arguments"), field="arguments"
+                ) from None
+            raise
+
+    async def _bounded(self, call: Awaitable[Any]) -> Any:
+        """Await ``call`` for at most :attr:`timeout` seconds, without cancelling it."""
+        task = asyncio.ensure_future(call)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.timeout)
+        finally:
+            if not task.done():
+                self._abandoned.add(task)
+                task.add_done_callback(self._reap)
+        if not done:
+            raise StoreUnavailable(
+                f"the registry did not answer within {self.timeout:g}s (its store is unavailable)"
+            )
+        return task.result()
+
+    def _reap(self, task: asyncio.Task[Any]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("abandoned MCP tool call ended with: %s", task.exception())
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListResourcesResult:
+        return ListResourcesResult(
+            resources=[
+                Resource(
+                    uri=CONFIG_ACTIVE,
+                    name="active-config",
+                    description="Manifest of the configuration bundle this replica serves.",
+                    mime_type="application/json",
+                ),
+                Resource(
+                    uri=CONFIG_CAPABILITIES,
+                    name="capability-catalog",
+                    description="The capability catalog built with the active bundle.",
+                    mime_type="application/json",
+                ),
+            ]
+        )
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any], params: ReadResourceRequestParams
+    ) -> ReadResourceResult:
+        uri = str(params.uri)
+        if uri not in (CONFIG_ACTIVE, CONFIG_CAPABILITIES):
+            raise MCPError(INVALID_PARAMS, f"unknown resource {uri!r}", {"uri": uri})
+        bundle = self.registry.bundle
+        if bundle is None:
+            raise MCPError(
+                INVALID_PARAMS,
+                "no configuration bundle is loaded (REGISTRY_BUNDLE_DIR is unset)",
+                {"uri": uri, "field": "REGISTRY_BUNDLE_DIR"},
+            )
+        body = bundle.manifest if uri == CONFIG_ACTIVE else bundle.catalog
+        return ReadResourceResult(
+            contents=[
+                TextResourceContents(
+                    uri=uri, text=_json.encode(body).decode(), mime_type="application/json"
+                )
+            ]
+        )
+
+
+def _describe(spec: ToolSpec) -> Tool:
+    return Tool(
+        name=spec.name,
+        description=spec.description,
+        input_schema=spec.input_schema,
+        output_schema=spec.output_schema,
+        annotations=ToolAnnotations(
+            read_only_hint=spec.read_only, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+
+
+def _failure(exc: RegistryError) -> CallToolResult:
+    """A tool error (``isError``) an LLM can act on: what failed, which field, what to do."""
+    text = f"{exc.title}: {exc.detail}"
+    if exc.field:
+        text += f" (field: {exc.field})"
+    if isinstance(exc, StoreUnavailable):
+        text = f"The registry is unavailable; retry after a short back-off. {text}"
+    problem: dict[str, Any] = {"title": exc.title, "status": exc.status_code, "detail": exc.detail}
+    if exc.field:
+        problem["field"] = exc.field
+    return CallToolResult(
+        content=[TextContent(text=text)], structured_content=problem, is_error=True
+    )
