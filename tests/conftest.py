@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import RedisServer
+from support import RedisCluster, RedisServer
 
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "mcp-mesh-captures"
 
@@ -32,6 +32,17 @@ def redis_url(redis_server: RedisServer) -> str:
     client.script_flush()
     client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A real three-master Redis Cluster for the session."""
+    cluster = RedisCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

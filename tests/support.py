@@ -83,6 +83,61 @@ class RedisServer:
         return redis.Redis(port=self.port)
 
 
+@dataclass
+class RedisCluster:
+    """A real three-master Redis Cluster on loopback ports (no replicas, no persistence)."""
+
+    workdir: Path
+    nodes: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self, masters: int = 3) -> None:
+        for i in range(masters):
+            node_dir = self.workdir / f"node{i}"
+            node_dir.mkdir()
+            node = RedisServer(
+                node_dir, extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+            )
+            node.start()
+            self.nodes.append(node)
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError("redis-cli is not installed (it ships with redis-server)")
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{n.port}" for n in self.nodes),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            states = []
+            for n in self.nodes:
+                c = n.client()
+                states.append(c.cluster("info")["cluster_state"])
+                c.close()
+            if all(s == "ok" for s in states):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"cluster did not converge: {states}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            n.stop()
+
+
 async def eventually(
     check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, every: float = 0.02
 ) -> T:
