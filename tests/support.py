@@ -220,3 +220,48 @@ def registry_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     env.update(overrides)
     return env
+
+
+@dataclass
+class RedisSentinel:
+    """A real master watched by one real ``redis-server --sentinel`` on loopback."""
+
+    workdir: Path
+    master: RedisServer | None = None
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    name: str = "registry-master"
+
+    def start(self) -> None:
+        self.master = RedisServer(self.workdir)
+        self.master.start()
+        conf = self.workdir / "sentinel.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\n"
+            f"sentinel monitor {self.name} 127.0.0.1 {self.master.port} 1\n"
+        )
+        binary = shutil.which("redis-server")
+        assert binary is not None
+        self.proc = subprocess.Popen(
+            [binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                c = redis.Redis(port=self.port, socket_timeout=0.5)
+                addr = c.sentinel_get_master_addr_by_name(self.name)
+                c.close()
+                if addr:
+                    return
+            except redis.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("sentinel did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        if self.master is not None:
+            self.master.stop()

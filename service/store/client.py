@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
@@ -28,6 +29,16 @@ def make_client(settings: Settings) -> AnyRedis:
         "health_check_interval": 30,
     }
     if settings.redis_mode == "sentinel":
+        # The URL, when given, only contributes its scheme (rediss = TLS), user and db:
+        # the master's address comes from the sentinels.
+        if settings.redis_url:
+            url = parse_url(settings.redis_url)
+            if "db" in url:
+                common["db"] = url["db"]
+            if "username" in url:
+                common["username"] = url["username"]
+            if url.get("connection_class") is SSLConnection:
+                common["ssl"] = True
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             list(settings.redis_sentinels),
             sentinel_kwargs={
