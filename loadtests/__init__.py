@@ -1,0 +1,1 @@
+"""Locust scenarios and the benchmark harness for the agent registry."""

@@ -1,0 +1,230 @@
+"""The benchmark harness: one run, one machine, ratios against the framework ceiling.
+
+    python -m loadtests.bench                         # 1k and 100k agents, 10 s per figure
+    python -m loadtests.bench --agents 50 --large 200 --duration 1   # dry run (tests)
+
+It starts its own ``redis-server`` (no persistence), one ``registry serve`` and the trivial
+ceiling app (same uvicorn options, same worker count), registers fleets straight through the
+store, drives HTTP with wrk (:mod:`loadtests.wrkrun`) and writes
+``loadtests/results/latest.json``. With two or more cores the servers run on core 0 and wrk
+plus Redis on core 1, so the client never steals the server's CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from loadtests import report
+from loadtests.bodies import LOOKUP_CAPABILITY, LOOKUP_PROVIDERS, lookup_provider_body
+from loadtests.procs import Proc, start_redis, start_registry, start_trivial, stopping
+from loadtests.seed import (
+    BENCH_ENV,
+    fleet,
+    measure_calls,
+    seed,
+    used_memory,
+    write_bodies,
+)
+from loadtests.wrkrun import WrkResult, ensure_wrk, run_wrk
+
+RESULTS = Path(__file__).with_name("results") / "latest.json"
+LOOKUP_PATH = f"/capabilities/{LOOKUP_CAPABILITY}/providers"
+#: The sweeper is parked: seeded agents are not due for an hour, so a pass would only add its
+#: fixed per-pass commands to the per-heartbeat counts. Its cost is per pass, not per request.
+PARKED_SWEEPER = {"REGISTRY_SWEEP_INTERVAL": "3600"}
+
+
+def default_cpus() -> tuple[str | None, str | None]:
+    """(server cores, client cores): split when there are at least two cores."""
+    n = os.cpu_count() or 1
+    if n < 2:
+        return None, None
+    return "0", ",".join(str(i) for i in range(1, n))
+
+
+class Bench:
+    """Shared options of every wrk run in one harness invocation."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.duration: float = args.duration
+        self.connections: int = args.connections
+        self.client_cpus: str | None = args.client_cpus
+
+    def wrk(self, proc: Proc, mode: list[str], *, connections: int | None = None) -> WrkResult:
+        """One measurement against ``proc``."""
+        return run_wrk(
+            proc.url,
+            mode,
+            duration=self.duration,
+            connections=connections or self.connections,
+            cpus=self.client_cpus,
+        )
+
+
+def etag_of(url: str) -> str:
+    """The ETag a GET of ``url`` answers with."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        tag = resp.headers.get("ETag")
+    if not tag:
+        raise RuntimeError(f"{url} answered without an ETag")
+    return str(tag)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure everything; return the JSON document (see ``report.KEYS``)."""
+    ensure_wrk()
+    b = Bench(args)
+    small, large = args.agents, max(args.large, args.agents)
+    out: dict[str, Any] = {"meta": meta(args)}
+    with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp, stopping([]) as procs:
+        work = Path(tmp)
+        rds = start_redis(work, cpus=args.client_cpus)
+        procs.append(rds)
+        url = f"redis://127.0.0.1:{rds.port}/0"
+        env = {**BENCH_ENV, **PARKED_SWEEPER}
+        reg = start_registry(work, url, workers=args.workers, cpus=args.server_cpus, **env)
+        procs.append(reg)
+        trivial = start_trivial(work, workers=args.workers, cpus=args.server_cpus)
+        procs.append(trivial)
+        r = redis.Redis(port=rds.port)
+        try:
+            out["trivial"] = b.wrk(trivial, ["get", "/trivial"]).as_dict()
+            trivial.stop()  # idle, but nothing else should share the server core
+
+            seed(url, (lookup_provider_body(i) for i in range(LOOKUP_PROVIDERS)))
+            mem0 = used_memory(r)
+            seed(url, fleet(0, small))
+            head = ["head", "agent", str(small)]
+            out["head_small"], out["head_calls"] = _counted(r, b, reg, head, args.count)
+            bodies = str(write_bodies(work / "bodies.jsonl", small, tools=2))
+            out["post_small"], out["post_calls"] = _counted(r, b, reg, ["post", bodies], args.count)
+            out["lookup_small"] = b.wrk(reg, ["get", LOOKUP_PATH], connections=4).as_dict()
+            out["discovery_full"] = b.wrk(reg, ["get", LOOKUP_PATH]).as_dict()
+            tag = etag_of(reg.url + LOOKUP_PATH)
+            out["discovery_304"] = b.wrk(reg, ["get", LOOKUP_PATH, tag]).as_dict()
+
+            mem1 = used_memory(r)
+            seed(url, fleet(small, large))
+            mem2 = used_memory(r)
+            out["memory"] = {
+                "agents": large,
+                "tools_per_agent": 2,
+                "used_memory_bytes": mem2,
+                "bytes_per_agent": round((mem2 - mem0) / large, 1),
+                "bytes_per_agent_marginal": round((mem2 - mem1) / max(large - small, 1), 1),
+            }
+            out["head_large"] = b.wrk(reg, ["head", "agent", str(large)]).as_dict()
+            out["lookup_large"] = b.wrk(reg, ["get", LOOKUP_PATH], connections=4).as_dict()
+        finally:
+            r.close()
+    out["ratios"] = report.ratios(out)
+    return out
+
+
+def _counted(
+    r: redis.Redis, b: Bench, reg: Proc, mode: list[str], count: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A wrk run, then the Redis commands per request over ``count`` exact requests.
+
+    The commands are counted over a sequential keep-alive client rather than the wrk run:
+    wrk does not count the requests still in flight when it stops, which would overstate the
+    per-request figure by up to ``connections / requests``.
+    """
+    result = b.wrk(reg, mode)
+    calls = measure_calls(r, lambda: sequential(reg.port, mode, count))
+    return result.as_dict(), calls
+
+
+def sequential(port: int, mode: list[str], count: int) -> int:
+    """``count`` requests of the wrk ``mode`` over one keep-alive connection; all must be 2xx."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    bodies = Path(mode[1]).read_bytes().splitlines() if mode[0] == "post" else []
+    try:
+        for i in range(count):
+            if mode[0] == "head":
+                conn.request("HEAD", f"/heartbeat/{mode[1]}-{i % int(mode[2])}")
+            else:
+                conn.request(
+                    "POST",
+                    "/heartbeat",
+                    body=bodies[i % len(bodies)],
+                    headers={"Content-Type": "application/json"},
+                )
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status >= 300:
+                raise RuntimeError(f"{mode[0]} answered {resp.status} during the command count")
+    finally:
+        conn.close()
+    return count
+
+
+def meta(args: argparse.Namespace) -> dict[str, Any]:
+    """Where and how this run was measured."""
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "workers": args.workers,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "server_cpus": args.server_cpus,
+        "client_cpus": args.client_cpus,
+        "tool": "wrk 1 thread + loadtests/wrk/bench.lua",
+        "command": " ".join([Path(sys.executable).name, "-m", "loadtests.bench", *sys.argv[1:]]),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def parser() -> argparse.ArgumentParser:
+    """Command-line options of the harness."""
+    server, client = default_cpus()
+    p = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__)
+    p.add_argument("--agents", type=int, default=1000, help="small fleet (default 1000)")
+    p.add_argument("--large", type=int, default=100_000, help="large fleet (default 100000)")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    p.add_argument("--connections", type=int, default=32, help="wrk connections")
+    p.add_argument("--workers", type=int, default=1, help="server worker processes")
+    p.add_argument("--server-cpus", default=server, help="taskset list for servers")
+    p.add_argument("--client-cpus", default=client, help="taskset list for wrk and Redis")
+    p.add_argument("--count", type=int, default=1000, help="requests per command count")
+    p.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the harness, print the table, write the JSON."""
+    args = parser().parse_args(argv)
+    out = run(args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print(report.table(out))
+    print(f"\nresults: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
