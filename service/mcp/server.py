@@ -133,7 +133,7 @@ class McpEndpoint:
             raise MCPError(INVALID_PARAMS, f"unknown tool {params.name!r}", {"field": "name"})
         try:
             args = self._decode(spec, params.arguments or {})
-            result = await self._bounded(spec.call(self.registry, args))
+            result = await self.bounded(spec.call(self.registry, args))
         except RegistryError as exc:
             if isinstance(exc, StoreUnavailable):
                 STORE_ERRORS.inc()
@@ -162,7 +162,7 @@ class McpEndpoint:
                 ) from None
             raise
 
-    async def _bounded(self, call: Awaitable[Any]) -> Any:
+    async def bounded(self, call: Awaitable[Any]) -> Any:
         """Await ``call`` for at most :attr:`timeout` seconds, without cancelling it."""
         task = asyncio.ensure_future(call)
         try:
@@ -176,6 +176,11 @@ class McpEndpoint:
                 f"the registry did not answer within {self.timeout:g}s (its store is unavailable)"
             )
         return task.result()
+
+    @property
+    def abandoned(self) -> int:
+        """Tool calls given up at the time bound that are still running."""
+        return len(self._abandoned)
 
     def _reap(self, task: asyncio.Task[Any]) -> None:
         self._abandoned.discard(task)

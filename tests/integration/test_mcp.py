@@ -1,0 +1,224 @@
+"""The MCP interface through the official MCP client against real replica processes.
+
+Every tool is checked against the HTTP API's answer for the same data, so the two interfaces
+cannot drift; bad arguments must come back as tool errors that name the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from agents_data import consumer, provider
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from support import RegistryProcess, start_registry
+
+from service.bundle import write_bundle
+
+TOOLS = {
+    "agent_heartbeat",
+    "list_available_agents",
+    "get_capability_providers",
+    "get_agent_health_status",
+    "get_registry_metrics",
+    "export_prometheus_metrics",
+}
+
+
+@asynccontextmanager
+async def mcp_session(base_url: str, **client: Any) -> AsyncIterator[ClientSession]:
+    """An initialized MCP client session on ``base_url``/mcp."""
+    async with (
+        streamable_http_client(f"{base_url}/mcp", **client) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+async def call(session: ClientSession, tool: str, **args: Any) -> dict[str, Any]:
+    """Call a tool that must succeed; its structured result."""
+    result = await session.call_tool(tool, args)
+    assert not result.is_error, result.content
+    assert isinstance(result.structured_content, dict)
+    return result.structured_content
+
+
+@pytest.fixture
+def bundle_dir(tmp_path: Path) -> Path:
+    out = tmp_path / "bundle"
+    write_bundle(
+        out,
+        profiles={"greeter": {"profile": "greeter", "config": {"greeting": "hi"}}},
+        catalog={"capabilities": [{"name": "greeting", "version": "1.0.0"}]},
+        environment="dev",
+        git={"commit": "abc", "branch": "main", "tag": None, "dirty": False},
+        schema_versions={"profile": "1"},
+    )
+    return out
+
+
+@pytest.fixture
+def replica(tmp_path: Path, redis_url: str, bundle_dir: Path) -> Iterator[RegistryProcess]:
+    """One ``registry serve`` process with a bundle, on the flushed test Redis."""
+    proc = start_registry(
+        tmp_path, REGISTRY_REDIS_URL=redis_url, REGISTRY_BUNDLE_DIR=str(bundle_dir)
+    )
+    yield proc
+    proc.stop()
+
+
+async def test_tools_list_shows_every_tool_with_input_and_output_schemas(
+    replica: RegistryProcess,
+) -> None:
+    async with mcp_session(replica.url) as session:
+        listed = {t.name: t for t in (await session.list_tools()).tools}
+    assert set(listed) == TOOLS
+    for tool in listed.values():
+        assert tool.description and "\n" not in tool.description, tool.name
+        assert tool.input_schema["type"] == "object", tool.name
+        assert tool.output_schema is not None and tool.output_schema["type"] == "object"
+    heartbeat = listed["agent_heartbeat"]
+    # The heartbeat tool takes the MCP Mesh body as it is, tools list included.
+    assert heartbeat.input_schema["required"] == ["agent_id"]
+    assert heartbeat.input_schema["properties"]["tools"]["type"] == "array"
+    assert "dependencies_resolved" in heartbeat.output_schema["required"]  # type: ignore[index]
+    providers = listed["get_capability_providers"].input_schema
+    assert providers["required"] == ["capability"]
+    assert providers["additionalProperties"] is False
+    assert listed["get_registry_metrics"].annotations.read_only_hint is True  # type: ignore[union-attr]
+    assert listed["agent_heartbeat"].annotations.read_only_hint is False  # type: ignore[union-attr]
+
+
+async def test_every_tool_answers_what_the_http_api_answers(replica: RegistryProcess) -> None:
+    async with (
+        httpx.AsyncClient(base_url=replica.url, timeout=10) as http,
+        mcp_session(replica.url) as session,
+    ):
+        assert (await http.post("/heartbeat", json=provider())).status_code == 200
+        wired = await call(session, "agent_heartbeat", **consumer())
+        assert wired["status"] == "success"
+        [slot] = wired["dependencies_resolved"]["welcome"]
+        assert (slot["status"], slot["agent_id"]) == ("available", "greeter-1")
+        again = (await http.post("/heartbeat", json=consumer())).json()
+        assert again["dependencies_resolved"] == wired["dependencies_resolved"]
+        assert again["lease"] == wired["lease"]
+
+        mcp_agents = await call(session, "list_available_agents", capability="welcome")
+        http_agents = (await http.get("/agents", params={"capability": "welcome"})).json()
+        assert [a["id"] for a in mcp_agents["agents"]] == ["welcomer-1"]
+        assert mcp_agents["agents"] == http_agents["agents"]
+        everyone = await call(session, "list_available_agents", status="healthy", limit=1)
+        assert everyone["count"] == 1 and everyone["next_cursor"]
+        rest = await call(session, "list_available_agents", cursor=everyone["next_cursor"])
+        assert {a["id"] for a in everyone["agents"] + rest["agents"]} == {
+            "greeter-1",
+            "welcomer-1",
+        }
+
+        mcp_prov = await call(
+            session, "get_capability_providers", capability="greeting", tags=["english"]
+        )
+        http_prov = await http.get("/capabilities/greeting/providers", params={"tag": "english"})
+        assert mcp_prov == http_prov.json()
+        assert [p["agent_id"] for p in mcp_prov["providers"]] == ["greeter-1"]
+        none = await call(session, "get_capability_providers", capability="greeting", version=">=2")
+        assert none["providers"] == []
+
+        mcp_health = await call(session, "get_agent_health_status", agent_id="greeter-1")
+        http_health = (await http.get("/agents/greeter-1/health")).json()
+        moving = {"age_ms", "ttl_remaining_ms"}  # measured at each call
+        assert {k: v for k, v in mcp_health.items() if k not in moving} == {
+            k: v for k, v in http_health.items() if k not in moving
+        }
+        assert mcp_health["status"] == "healthy"
+
+        mcp_metrics = await call(session, "get_registry_metrics")
+        http_metrics = (await http.get("/registry/metrics")).json()
+        assert mcp_metrics["agents"] == http_metrics["agents"]
+        assert mcp_metrics["agents"]["total"] == 2
+        assert mcp_metrics["version"] == http_metrics["version"]
+
+        exposition = await session.call_tool("export_prometheus_metrics", {})
+        http_text = (await http.get("/metrics")).text
+        text = exposition.content[0].text  # type: ignore[union-attr]
+        assert exposition.structured_content is not None
+        assert exposition.structured_content["text"] == text
+
+        def families(body: str) -> set[str]:
+            return {line for line in body.splitlines() if line.startswith("# TYPE registry_")}
+
+        assert "# TYPE registry_heartbeats_total counter" in families(text)
+        assert families(text) == families(http_text)
+
+
+async def test_config_resources_are_the_bundle_http_serves(replica: RegistryProcess) -> None:
+    async with (
+        httpx.AsyncClient(base_url=replica.url, timeout=10) as http,
+        mcp_session(replica.url) as session,
+    ):
+        listed = {str(r.uri) for r in (await session.list_resources()).resources}
+        assert listed == {"registry://config/active", "registry://config/capabilities"}
+        for uri, path in (
+            ("registry://config/active", "/config/active"),
+            ("registry://config/capabilities", "/config/capabilities"),
+        ):
+            [content] = (await session.read_resource(uri)).contents
+            assert content.mime_type == "application/json"
+            assert json.loads(content.text) == (await http.get(path)).json()  # type: ignore[union-attr]
+
+
+BAD_ARGUMENTS = [
+    ("agent_heartbeat", {"name": "x"}, "agent_id"),
+    ("agent_heartbeat", {"agent_id": "has space"}, "agent_id"),
+    (
+        "agent_heartbeat",
+        {"agent_id": "a", "tools": [{"function_name": "f"}]},
+        "tools[0].capability",
+    ),
+    (
+        "agent_heartbeat",
+        {"agent_id": "a", "tools": [{"function_name": "f", "capability": "c", "version": "x.y"}]},
+        "tools[0].version",
+    ),
+    ("list_available_agents", {"status": "sleeping"}, "status"),
+    ("list_available_agents", {"version": ">>1"}, "version"),
+    ("list_available_agents", {"cursor": "not-a-cursor"}, "cursor"),
+    ("list_available_agents", {"capabilty": "greeting"}, "capabilty"),
+    ("get_capability_providers", {}, "capability"),
+    ("get_capability_providers", {"capability": "greeting", "limit": 0}, "limit"),
+    ("get_capability_providers", {"capability": "greeting", "limit": 10**6}, "limit"),
+    ("get_capability_providers", {"capability": "greeting", "namespace": "UPPER"}, "namespace"),
+    ("get_agent_health_status", {"agent_id": "a" * 65}, "agent_id"),
+    ("get_agent_health_status", {"agent_id": "nobody"}, "agent_id"),  # not registered
+    ("get_registry_metrics", {"verbose": True}, "verbose"),
+]
+
+
+async def test_bad_arguments_are_tool_errors_naming_the_field(
+    tmp_path: Path, redis_url: str
+) -> None:
+    proc = start_registry(tmp_path, REGISTRY_REDIS_URL=redis_url)
+    try:
+        async with mcp_session(proc.url) as session:
+            for tool, args, field in BAD_ARGUMENTS:
+                result = await session.call_tool(tool, args)
+                assert result.is_error, (tool, args)
+                assert result.structured_content is not None
+                assert result.structured_content["field"] == field, (tool, args, result.content)
+                assert f"field: {field}" in result.content[0].text  # type: ignore[union-attr]
+            # A rejected heartbeat stored nothing.
+            listed = await call(session, "list_available_agents")
+            assert listed["agents"] == []
+            # Without a bundle the config resources answer an error naming the setting.
+            with pytest.raises(MCPError, match="REGISTRY_BUNDLE_DIR"):
+                await session.read_resource("registry://config/active")
+    finally:
+        proc.stop()
