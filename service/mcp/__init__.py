@@ -1,5 +1,5 @@
 """The registry as an MCP server: its tools and config resources over Streamable HTTP at /mcp."""
 
-from .server import PATH, McpEndpoint
+from .endpoint import PATH, McpEndpoint
 
 __all__ = ["PATH", "McpEndpoint"]

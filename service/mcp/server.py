@@ -1,4 +1,4 @@
-"""The MCP endpoint: the SDK's low-level server over stateless Streamable HTTP, mounted at /mcp.
+"""The registry's MCP server: the SDK's low-level server over stateless Streamable HTTP.
 
 The low-level ``Server`` is used rather than ``MCPServer`` (FastMCP's successor) because the
 latter derives schemas from pydantic signatures; here every schema comes from the msgspec
@@ -7,17 +7,11 @@ Structs the HTTP API already validates with, so the two interfaces cannot drift 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
-from litestar import Litestar, asgi
-from litestar.handlers import ASGIRouteHandler
-from litestar.types import Receive, Scope, Send
 from mcp.server import Server, ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
@@ -38,17 +32,16 @@ from mcp_types import (
 )
 
 from service import __version__
-from service.api.deps import Registry, decode_json
+from service.api.deps import decode_json
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
 from service.metrics import STORE_ERRORS
-from service.settings import Settings
 
+from .endpoint import McpEndpoint
 from .schemas import PrometheusText
 from .tools import TOOLS, ToolSpec
 
 log = logging.getLogger("service.mcp")
 
-PATH = "/mcp"
 CONFIG_ACTIVE = "registry://config/active"
 CONFIG_CAPABILITIES = "registry://config/capabilities"
 _UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]+)`")
@@ -59,26 +52,17 @@ _INSTRUCTIONS = (
 )
 
 
-def tool_timeout(settings: Settings) -> float:
-    """Upper bound of one tool call: a few Redis round trips at REGISTRY_REDIS_TIMEOUT each."""
-    return max(2.0, 4 * settings.redis_timeout)
+class RegistryMcpServer:
+    """The SDK's low-level server with the registry's tools and resources, stateless HTTP."""
 
-
-class McpEndpoint:
-    """The registry's tools and resources over MCP, for one Litestar app."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.timeout = tool_timeout(settings)
-        if settings.log_level.upper() != "DEBUG":
+    def __init__(self, endpoint: McpEndpoint) -> None:
+        self.endpoint = endpoint
+        if endpoint.settings.log_level.upper() != "DEBUG":
             # The SDK logs every stateless request ("Terminating session") at INFO.
             logging.getLogger("mcp").setLevel(logging.WARNING)
-        self._app: Litestar | None = None
         self._tools = {t.name: t for t in TOOLS}
         self._decoders = {t.name: msgspec.json.Decoder(t.args) for t in TOOLS}
         self._listed = ListToolsResult(tools=[_describe(t) for t in TOOLS])
-        # Calls abandoned at the time bound; redis-py may swallow a cancel, so they are left
-        # to end at their own socket timeout and only referenced here until they do.
-        self._abandoned: set[asyncio.Task[Any]] = set()
         self.server: Server[Any] = Server(
             "agent-registry",
             version=__version__,
@@ -94,31 +78,8 @@ class McpEndpoint:
             app=self.server,
             stateless=True,
             json_response=True,
-            max_request_body_size=settings.max_body_bytes,
+            max_request_body_size=endpoint.settings.max_body_bytes,
         )
-
-    @asynccontextmanager
-    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        """Run the SDK's request task group for the app's lifetime (after the registry's)."""
-        self._app = app
-        async with self.sessions.run():
-            yield
-
-    def route(self) -> ASGIRouteHandler:
-        """The Litestar handler that mounts the MCP endpoint at :data:`PATH`."""
-
-        async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-            await self.sessions.handle_request(scope, receive, send)  # type: ignore[arg-type]
-
-        handler: ASGIRouteHandler = asgi(PATH, is_mount=True, copy_scope=True)(mcp_endpoint)
-        return handler
-
-    @property
-    def registry(self) -> Registry:
-        """The app's registry context (set up by the app's own lifespan)."""
-        if self._app is None:
-            raise RuntimeError("the MCP endpoint is used outside its app's lifespan")
-        return Registry.of(self._app.state)
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
@@ -133,7 +94,7 @@ class McpEndpoint:
             raise MCPError(INVALID_PARAMS, f"unknown tool {params.name!r}", {"field": "name"})
         try:
             args = self._decode(spec, params.arguments or {})
-            result = await self.bounded(spec.call(self.registry, args))
+            result = await self.endpoint.bounded(spec.call(self.endpoint.registry, args))
         except RegistryError as exc:
             if isinstance(exc, StoreUnavailable):
                 STORE_ERRORS.inc()
@@ -162,31 +123,6 @@ class McpEndpoint:
                 ) from None
             raise
 
-    async def bounded(self, call: Awaitable[Any]) -> Any:
-        """Await ``call`` for at most :attr:`timeout` seconds, without cancelling it."""
-        task = asyncio.ensure_future(call)
-        try:
-            done, _ = await asyncio.wait({task}, timeout=self.timeout)
-        finally:
-            if not task.done():
-                self._abandoned.add(task)
-                task.add_done_callback(self._reap)
-        if not done:
-            raise StoreUnavailable(
-                f"the registry did not answer within {self.timeout:g}s (its store is unavailable)"
-            )
-        return task.result()
-
-    @property
-    def abandoned(self) -> int:
-        """Tool calls given up at the time bound that are still running."""
-        return len(self._abandoned)
-
-    def _reap(self, task: asyncio.Task[Any]) -> None:
-        self._abandoned.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.info("abandoned MCP tool call ended with: %s", task.exception())
-
     async def _list_resources(
         self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
     ) -> ListResourcesResult:
@@ -213,7 +149,7 @@ class McpEndpoint:
         uri = str(params.uri)
         if uri not in (CONFIG_ACTIVE, CONFIG_CAPABILITIES):
             raise MCPError(INVALID_PARAMS, f"unknown resource {uri!r}", {"uri": uri})
-        bundle = self.registry.bundle
+        bundle = self.endpoint.registry.bundle
         if bundle is None:
             raise MCPError(
                 INVALID_PARAMS,
