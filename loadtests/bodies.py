@@ -65,14 +65,19 @@ def dependency(capability: str) -> dict[str, Any]:
 
 
 def agent_body(
-    i: int, *, prefix: str = "agent", tools: int = 2, port: int = 9000
+    i: int,
+    *,
+    prefix: str = "agent",
+    tools: int = 2,
+    port: int = 9000,
+    depends_on: str = LOOKUP_CAPABILITY,
 ) -> dict[str, Any]:
     """Agent ``i`` of a fleet: ``tools`` tools (1-4); every tool after the first has a dependency.
 
     Agent ``i`` provides ``svc-<i % FAMILIES>-a`` (and ``-b``, ``-c``…). Its dependencies are
-    on :data:`LOOKUP_CAPABILITY`, whose few providers are registered first: then no later
-    registration changes what a consumer depends on, and a seeded fleet answers HEAD with 200
-    (steady state) rather than 202.
+    on ``depends_on``; by default :data:`LOOKUP_CAPABILITY`, whose few providers the harness
+    registers first: then no later registration changes what a consumer depends on, and a
+    seeded fleet answers HEAD with 200 (steady state) rather than 202.
     """
     fam = i % FAMILIES
     suffixes = "abcd"[: max(1, min(tools, 4))]
@@ -81,7 +86,7 @@ def agent_body(
             f"fn_{s}",
             f"svc-{fam}-{s}",
             tags=["prod", "fast" if i % 2 else "slow"],
-            deps=[dependency(LOOKUP_CAPABILITY)] if n else None,
+            deps=[dependency(depends_on)] if n else None,
         )
         for n, s in enumerate(suffixes)
     ]
