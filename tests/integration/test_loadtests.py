@@ -10,11 +10,35 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from loadtests.report import KEYS
-from loadtests.thresholds import parse_summary
-
+# loadtests/ is a dev tool at the repository root, not an installed package: it runs as
+# ``python -m`` from there, and the tests read what it prints and writes.
 ROOT = Path(__file__).resolve().parents[2]
+KEYS = {
+    "meta",
+    "trivial",
+    "head_small",
+    "head_calls",
+    "post_small",
+    "post_calls",
+    "lookup_small",
+    "discovery_full",
+    "discovery_304",
+    "memory",
+    "head_large",
+    "lookup_large",
+    "ratios",
+}
+
+
+def parse_summary(output: str) -> dict[str, Any] | None:
+    """The ``LOADTEST_SUMMARY {json}`` line the runner prints last."""
+    for line in reversed(output.splitlines()):
+        if line.startswith("LOADTEST_SUMMARY "):
+            data: dict[str, Any] = json.loads(line.removeprefix("LOADTEST_SUMMARY "))
+            return data
+    return None
 
 
 def _run(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -59,7 +83,7 @@ def test_bench_dry_run_writes_every_figure(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     data = json.loads(results.read_text())
-    assert set(KEYS) <= data.keys()
+    assert data.keys() >= KEYS
     for workload in ("trivial", "head_small", "post_small", "head_large", "discovery_304"):
         assert data[workload]["requests"] > 0, workload
     assert data["discovery_304"]["status"].keys() == {"304"}
