@@ -22,6 +22,7 @@ from service.matching import Candidate
 from service.models import HeartbeatRequest
 from service.settings import Settings, Thresholds
 from service.store.client import AnyRedis, make_client
+from service.store.coalesce import Coalescer
 from service.store.keys import DEFAULT_NAMESPACE, Keys
 from service.store.records import Liveness, StoredAgent, decode_doc, decode_entry, encode_agent
 from service.store.scripts import Scripts
@@ -88,6 +89,8 @@ class Store:
         self.keys = keys
         self.events_maxlen = events_maxlen
         self.scripts = Scripts.register(client)
+        # Heartbeats made in the same loop turn share one pipeline write (still 1 EVALSHA each).
+        self._batch = Coalescer(client)
         # agent_id -> namespace, learned from heartbeats; a miss costs one locator lookup.
         self._where: OrderedDict[str, str] = OrderedDict()
         self._known_ns: set[str] = set()
@@ -183,7 +186,7 @@ class Store:
             _json.encode(names),
         ]
         async with self._guard():
-            out = await self.scripts.heartbeat(keys=keys, args=args)
+            out = await self._batch.call(self.scripts.heartbeat, keys, args)
         kind = _s(out[0])
         candidates = {cap: _candidates(rows) for cap, rows in zip(local_deps, out[1:], strict=True)}
         for dns, cap in remote_deps:
@@ -231,7 +234,9 @@ class Store:
             k.events(ns),
         ]
         async with self._guard():
-            code = await self.scripts.touch(keys=keys, args=[agent_id, epoch, self.events_maxlen])
+            code = await self._batch.call(
+                self.scripts.touch, keys, [agent_id, epoch, self.events_maxlen]
+            )
         return Touch(int(code))
 
     async def unregister(self, agent_id: str) -> bool:
