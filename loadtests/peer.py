@@ -1,0 +1,200 @@
+"""``make bench-peer``: the same HEAD and POST workload against MCP Mesh's registry and ours.
+
+    python -m loadtests.peer [--agents 1000] [--duration 10]
+
+The reference registry comes from npm (``@mcpmesh/cli-linux-x64``, fetched once with
+``npm pack`` into ``~/.cache/agent-registry/peer``, outside git) and runs on loopback with a
+throwaway SQLite file. Both registries get the same 1k agents through ``POST /heartbeat``,
+then the same wrk workloads back to back, on the same cores.
+
+The peer answers HEAD without ``Content-Length``, so keep-alive wrk would wait for a body
+forever: HEAD is measured with ``Connection: close`` on both registries (a new TCP connection
+per request; the fair comparison), and ours is also shown with keep-alive for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from loadtests.bench import RESULTS, default_cpus
+from loadtests.bodies import LOOKUP_PROVIDERS, agent_body, lookup_provider_body
+from loadtests.procs import (
+    Proc,
+    free_port,
+    pinned,
+    spawn,
+    start_redis,
+    start_registry,
+    stopping,
+    wait_http,
+)
+from loadtests.seed import BENCH_ENV, write_bodies
+from loadtests.wrkrun import ensure_wrk, run_wrk
+
+PACKAGE = "@mcpmesh/cli-linux-x64"
+CACHE = Path(os.environ.get("AGENT_REGISTRY_CACHE", Path.home() / ".cache" / "agent-registry"))
+
+
+def fetch_peer(cache: Path = CACHE / "peer") -> Path:
+    """The ``mcp-mesh-registry`` binary, fetched with ``npm pack`` on first use."""
+    binary = cache / "mcp-mesh-registry"
+    if binary.exists():
+        return binary
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit("npm is missing: install Node.js (Debian: apt-get install npm)")
+    cache.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run(
+        [npm, "pack", PACKAGE, "--pack-destination", str(cache)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    tgz = cache / out.stdout.strip().splitlines()[-1]
+    with tarfile.open(tgz) as tar:
+        member = tar.getmember("package/bin/mcp-mesh-registry")
+        src = tar.extractfile(member)
+        if src is None:
+            raise SystemExit(f"{tgz} has no mcp-mesh-registry binary")
+        binary.write_bytes(src.read())
+    binary.chmod(0o755)
+    tgz.unlink()
+    return binary
+
+
+def start_peer(workdir: Path, cpus: str | None) -> Proc:
+    """The reference registry on loopback with a fresh SQLite file."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": str(workdir / "peer.db"),
+        "MCP_MESH_LOG_LEVEL": "WARNING",
+        # Like our bench thresholds: nobody expires while waiting for its turn in the rotation.
+        "DEFAULT_TIMEOUT_THRESHOLD": "7200",
+        "HEALTH_CHECK_INTERVAL": "3600",
+    }
+    log = workdir / f"peer-{port}.log"
+    proc = spawn(pinned([str(fetch_peer())], cpus), log, env)
+    wait_http(f"http://127.0.0.1:{port}/health", proc)
+    return Proc(proc, port, log)
+
+
+def register(port: int, bodies: list[dict[str, Any]], threads: int = 8) -> None:
+    """POST every body; each must answer 200."""
+
+    def post(chunk: list[dict[str, Any]]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            for body in chunk:
+                conn.request(
+                    "POST", "/heartbeat", json.dumps(body), {"Content-Type": "application/json"}
+                )
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"registration answered {resp.status} on port {port}")
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(post, [bodies[i::threads] for i in range(threads)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both registries through the same workloads; print and store our/theirs ratios."""
+    server, client = default_cpus()
+    p = argparse.ArgumentParser(prog="python -m loadtests.peer", description=__doc__)
+    p.add_argument("--agents", type=int, default=1000)
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--out", type=Path, default=RESULTS.with_name("peer.json"))
+    args = p.parse_args(argv)
+    ensure_wrk()
+    n = args.agents
+    # Providers of the fleet's dependency first, so no later registration changes what a
+    # consumer depends on and HEAD answers 200 in steady state.
+    providers = [lookup_provider_body(i) for i in range(LOOKUP_PROVIDERS)]
+    bodies = [agent_body(i) for i in range(n)]
+    out: dict[str, Any] = {"agents": n, "duration_s": args.duration, "server_cpus": server}
+
+    def wrk(proc: Proc, mode: list[str]) -> dict[str, Any]:
+        res = run_wrk(
+            proc.url, mode, duration=args.duration, connections=args.connections, cpus=client
+        )
+        return res.as_dict()
+
+    with tempfile.TemporaryDirectory(prefix="registry-peer-") as tmp, stopping([]) as procs:
+        work = Path(tmp)
+        rds = start_redis(work, cpus=client)
+        procs.append(rds)
+        url = f"redis://127.0.0.1:{rds.port}/0"
+        ours = start_registry(work, url, cpus=server, **BENCH_ENV)
+        procs.append(ours)
+        theirs = start_peer(work, server)
+        procs.append(theirs)
+        for proc in (ours, theirs):
+            register(proc.port, providers, threads=1)
+            register(proc.port, bodies)
+        post = str(write_bodies(work / "bodies.jsonl", n, tools=2))
+        head = ["head", "agent", str(n)]
+        out["theirs_head_close"] = wrk(theirs, [*head, "close"])
+        out["ours_head_close"] = wrk(ours, [*head, "close"])
+        out["ours_head_keepalive"] = wrk(ours, head)
+        out["theirs_post"] = wrk(theirs, ["post", post])
+        out["ours_post"] = wrk(ours, ["post", post])
+    out["ratios"] = {
+        "head_ours_vs_theirs": _ratio(out["ours_head_close"], out["theirs_head_close"]),
+        "head_keepalive_ours_vs_theirs_close": _ratio(
+            out["ours_head_keepalive"], out["theirs_head_close"]
+        ),
+        "post_ours_vs_theirs": _ratio(out["ours_post"], out["theirs_post"]),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print_table(out)
+    print(f"\nresults: {args.out}")
+    return 0
+
+
+def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float:
+    return round(a["rps"] / b["rps"], 2) if b["rps"] else 0.0
+
+
+def print_table(out: dict[str, Any]) -> None:
+    """Markdown: each workload on both registries, then the ratios against the goals."""
+    print(f"{out['agents']:,} agents, wrk -t1 {out['duration_s']:g}s per row\n")
+    print(
+        "| workload | req/s | p50 ms | p99 ms | errors | statuses |\n|---|---:|---:|---:|---:|---|"
+    )
+    for key in ("theirs_head_close", "ours_head_close", "ours_head_keepalive"):
+        w = out[key]
+        status = " ".join(f"{k}:{v}" for k, v in w["status"].items())
+        print(f"| {key} | {w['rps']:,.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | ", end="")
+        print(f"{w['errors']} | {status} |")
+    for key in ("theirs_post", "ours_post"):
+        w = out[key]
+        status = " ".join(f"{k}:{v}" for k, v in w["status"].items())
+        print(f"| {key} | {w['rps']:,.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | ", end="")
+        print(f"{w['errors']} | {status} |")
+    r = out["ratios"]
+    print(f"\nHEAD ours/theirs (both Connection: close): {r['head_ours_vs_theirs']}x (goal >= 50x)")
+    print(f"HEAD ours keep-alive / theirs close: {r['head_keepalive_ours_vs_theirs_close']}x")
+    print(f"POST ours/theirs: {r['post_ours_vs_theirs']}x (goal >= 5x)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
