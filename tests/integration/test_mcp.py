@@ -18,7 +18,7 @@ from agents_data import consumer, provider
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from support import RegistryProcess, start_registry
+from support import RedisServer, RegistryProcess, start_registry
 
 from service.bundle import write_bundle
 
@@ -51,9 +51,9 @@ async def call(session: ClientSession, tool: str, **args: Any) -> dict[str, Any]
     return result.structured_content
 
 
-@pytest.fixture
-def bundle_dir(tmp_path: Path) -> Path:
-    out = tmp_path / "bundle"
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("mcp") / "bundle"
     write_bundle(
         out,
         profiles={"greeter": {"profile": "greeter", "config": {"greeting": "hi"}}},
@@ -65,11 +65,17 @@ def bundle_dir(tmp_path: Path) -> Path:
     return out
 
 
-@pytest.fixture
-def replica(tmp_path: Path, redis_url: str, bundle_dir: Path) -> Iterator[RegistryProcess]:
-    """One ``registry serve`` process with a bundle, on the flushed test Redis."""
+@pytest.fixture(scope="module")
+def replica(redis_server: RedisServer, bundle_dir: Path) -> Iterator[RegistryProcess]:
+    """One ``registry serve`` process with a bundle, shared by the read-mostly tests below.
+
+    Only ``test_every_tool_answers_what_the_http_api_answers`` writes to it.
+    """
+    client = redis_server.client()
+    client.flushall()
+    client.close()
     proc = start_registry(
-        tmp_path, REGISTRY_REDIS_URL=redis_url, REGISTRY_BUNDLE_DIR=str(bundle_dir)
+        bundle_dir.parent, REGISTRY_REDIS_URL=redis_server.url, REGISTRY_BUNDLE_DIR=str(bundle_dir)
     )
     yield proc
     proc.stop()

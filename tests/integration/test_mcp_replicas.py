@@ -78,8 +78,9 @@ async def session_on(url: str, **client: Any) -> AsyncIterator[ClientSession]:
 async def test_a_session_alternating_between_two_replicas_completes(
     tmp_path: Path, redis_url: str
 ) -> None:
-    a = start_registry(tmp_path, REGISTRY_REDIS_URL=redis_url)
-    b = start_registry(tmp_path, REGISTRY_REDIS_URL=redis_url)
+    a, b = await asyncio.gather(
+        *(asyncio.to_thread(start_registry, tmp_path, REGISTRY_REDIS_URL=redis_url) for _ in "ab")
+    )
     # "Connection: close" makes the client open one connection per request, so the proxy's
     # round robin sends consecutive requests of one session to different replicas.
     http = httpx2.AsyncClient(headers={"Connection": "close"}, timeout=10)
