@@ -70,6 +70,7 @@ class Bench:
             duration=self.duration,
             connections=connections or self.connections,
             cpus=self.client_cpus,
+            server_pid=proc.proc.pid,
         )
 
 

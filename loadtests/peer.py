@@ -133,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def wrk(proc: Proc, mode: list[str]) -> dict[str, Any]:
         res = run_wrk(
-            proc.url, mode, duration=args.duration, connections=args.connections, cpus=client
+            proc.url,
+            mode,
+            duration=args.duration,
+            connections=args.connections,
+            cpus=client,
+            server_pid=proc.proc.pid,
         )
         return res.as_dict()
 
@@ -184,12 +189,12 @@ def print_table(out: dict[str, Any]) -> None:
         w = out[key]
         status = " ".join(f"{k}:{v}" for k, v in w["status"].items())
         print(f"| {key} | {w['rps']:,.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | ", end="")
-        print(f"{w['errors']} | {status} |")
+        print(f"{w['cpu_us_per_request'] or 0:.0f} | {w['errors']} | {status} |")
     for key in ("theirs_post", "ours_post"):
         w = out[key]
         status = " ".join(f"{k}:{v}" for k, v in w["status"].items())
         print(f"| {key} | {w['rps']:,.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | ", end="")
-        print(f"{w['errors']} | {status} |")
+        print(f"{w['cpu_us_per_request'] or 0:.0f} | {w['errors']} | {status} |")
     r = out["ratios"]
     print(f"\nHEAD ours/theirs (both Connection: close): {r['head_ours_vs_theirs']}x (goal >= 50x)")
     print(f"HEAD ours keep-alive / theirs close: {r['head_keepalive_ours_vs_theirs_close']}x")

@@ -32,6 +32,11 @@ def ratios(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
     lk_s, lk_l = out["lookup_small"], out["lookup_large"]
     figures = {
         "head_vs_trivial": (_div(small["rps"], out["trivial"]["rps"]), ">=", 0.7),
+        "head_vs_trivial_cpu": (
+            _div(out["trivial"]["cpu_us_per_request"] or 0.0, small["cpu_us_per_request"] or 0.0),
+            ">=",
+            0.7,
+        ),
         "post_vs_trivial": (_div(out["post_small"]["rps"], out["trivial"]["rps"]), None, None),
         "head_large_vs_small": (_div(large["rps"], small["rps"]), ">=", 0.9),
         "lookup_p50_large_vs_small": (_div(lk_l["p50_ms"], lk_s["p50_ms"]), "<=", 1.5),
@@ -60,7 +65,8 @@ def _goal(value: float, op: str | None, goal: float | None) -> dict[str, Any]:
 def _row(label: str, w: dict[str, Any]) -> str:
     return (
         f"| {label} | {w['rps']:,.0f} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} | "
-        f"{w['requests']:,} | {w['errors']} | {_codes(w['status'])} |"
+        f"{w.get('cpu_us_per_request') or 0:.0f} | {w['requests']:,} | {w['errors']} | "
+        f"{_codes(w['status'])} |"
     )
 
 
@@ -77,8 +83,8 @@ def table(out: dict[str, Any]) -> str:
         f"wrk -t1 -c{m['connections']} {m['duration_s']:g}s · server cpus {m['server_cpus']} · "
         f"client cpus {m['client_cpus']}",
         "",
-        "| workload | req/s | p50 ms | p99 ms | requests | errors | statuses |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| workload | req/s | p50 ms | p99 ms | server CPU µs/req | requests | errors | statuses |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
         _row("trivial JSON endpoint (ceiling)", out["trivial"]),
         _row("HEAD /heartbeat, small fleet", out["head_small"]),
         _row("POST /heartbeat, small fleet", out["post_small"]),

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtests.procs import pinned
+from loadtests.procs import cpu_seconds, pinned
 
 SCRIPT = Path(__file__).with_name("wrk") / "bench.lua"
 
@@ -31,6 +31,8 @@ class WrkResult:
     p99_ms: float
     errors: int
     status: dict[str, int]
+    #: Server CPU per answered request (µs); robust to other load on a shared machine.
+    cpu_us: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready figures."""
@@ -42,6 +44,7 @@ class WrkResult:
             "p99_ms": round(self.p99_ms, 3),
             "errors": self.errors,
             "status": self.status,
+            "cpu_us_per_request": None if self.cpu_us is None else round(self.cpu_us, 1),
         }
 
 
@@ -68,8 +71,13 @@ def run_wrk(
     connections: int,
     threads: int = 1,
     cpus: str | None = None,
+    server_pid: int | None = None,
 ) -> WrkResult:
-    """Load ``url`` for ``duration`` s with ``bench.lua`` in the mode given by ``args``."""
+    """Load ``url`` for ``duration`` s with ``bench.lua`` in the mode given by ``args``.
+
+    With ``server_pid``, the server's CPU time over the run is divided by the requests.
+    """
+    cpu0 = cpu_seconds(server_pid) if server_pid else 0.0
     cmd = [ensure_wrk(), "-t", str(threads), "-c", str(max(connections, threads))]
     cmd += ["-d", f"{max(duration, 1):g}s", "--timeout", "5s", "--latency", "-s", str(SCRIPT)]
     cmd += [url, "--", *args]
@@ -80,6 +88,7 @@ def run_wrk(
         timeout=duration + 60,
         check=False,
     )
+    cpu = cpu_seconds(server_pid) - cpu0 if server_pid else None
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
     if out.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip()}\n{out.stdout}")
@@ -94,4 +103,5 @@ def run_wrk(
         p99_ms=data["latency_us"]["p99"] / 1000,
         errors=errors,
         status=dict(sorted(data["status"].items())),
+        cpu_us=cpu / data["requests"] * 1e6 if cpu is not None and data["requests"] else None,
     )
