@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -14,15 +15,19 @@ from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from service import __version__, sweeper
+from service import __version__, drift, sweeper
+from service.api import admin as admin_api
 from service.api import agents, capabilities, config, events, health, heartbeat, metrics
+from service.api import drift as drift_api
 from service.api.deps import Registry
-from service.bundle import load_bundle
+from service.bundle import Bundle, load_bundle
 from service.errors import RegistryError, StoreUnavailable
+from service.fleet_config import FleetConfig
 from service.mcp import McpEndpoint
 from service.metrics import STORE_ERRORS
 from service.profiles import Profiles
 from service.settings import Settings
+from service.store.config_store import ConfigStore
 from service.store.store import Store
 
 log = logging.getLogger("service")
@@ -59,7 +64,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         st = store or Store.from_settings(settings)
-        app.state.registry = Registry(
+        reg = app.state.registry = Registry(
             settings=settings,
             store=st,
             profiles=Profiles.build(settings.thresholds, bundle),
@@ -67,16 +72,21 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             bundle=bundle,
         )
         stop = asyncio.Event()
-        task = asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop))
+        tasks = [asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop))]
+        if bundle is not None:
+            reg.fleet = await start_fleet(reg, bundle)
+            tasks.append(asyncio.create_task(reg.fleet.run(settings.config_refresh, stop)))
+            tasks.append(asyncio.create_task(drift.run(reg, settings.drift_interval, stop)))
         log.info("replica ready (revision %s)", settings.deploy_revision)
         try:
             yield
         finally:
             stop.set()
-            try:
-                await asyncio.wait_for(task, timeout=max(5.0, settings.redis_timeout * 3))
-            except TimeoutError:
-                log.warning("sweeper did not stop in time; abandoning it")
+            for task in tasks:
+                try:
+                    await asyncio.wait_for(task, timeout=max(5.0, settings.redis_timeout * 3))
+                except TimeoutError:
+                    log.warning("background task did not stop in time; abandoning it")
             if store is None:
                 await st.close()
 
@@ -100,6 +110,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             health.ready,
             metrics.registry_metrics,
             config.ConfigController,
+            drift_api.drift_report,
+            admin_api.AdminController,
             PrometheusController,
             mcp.route(),
         ],
@@ -110,6 +122,28 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )
+
+
+async def start_fleet(reg: Registry, baked: Bundle) -> FleetConfig:
+    """Publish the baked bundle, claim active, and serve whatever the fleet has active."""
+    settings = reg.settings
+
+    def switch(active: Bundle) -> None:
+        # The epoch is the active version: touch.lua answers 202 to agents told another one.
+        profiles = Profiles.build(settings.thresholds, active)
+        reg.profiles = dataclasses.replace(profiles, epoch=active.version)
+        reg.bundle = active
+
+    fleet = FleetConfig(
+        ConfigStore(reg.store),
+        baked,
+        revision=settings.deploy_revision,
+        claim_ttl=settings.config_claim_ttl,
+        on_change=switch,
+    )
+    switch(baked)
+    await fleet.start()
+    return fleet
 
 
 def _configure_logging(level: str) -> None:

@@ -41,3 +41,17 @@ class StoreUnavailable(RegistryError):
 
     status_code = 503
     title = "Store unavailable"
+
+
+class Unauthorized(RegistryError):
+    """An admin call without ``Authorization: Bearer <token>``."""
+
+    status_code = 401
+    title = "Unauthorized"
+
+
+class Forbidden(RegistryError):
+    """A wrong admin token, or admin endpoints disabled (no ``REGISTRY_ADMIN_TOKEN``)."""
+
+    status_code = 403
+    title = "Forbidden"

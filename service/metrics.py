@@ -41,3 +41,30 @@ def set_agent_counts(counts: dict[str, dict[str, int]]) -> None:
     for ns, by_status in counts.items():
         for status, n in by_status.items():
             AGENTS.labels(status=status, namespace=ns).set(n)
+
+
+# Fleet config (pull-based distribution).
+ACTIVE_CONFIG = Gauge(
+    "registry_config_active",
+    "1 for the config bundle version this replica serves as fleet-active, 0 for earlier ones.",
+    ["version"],
+    multiprocess_mode="livemax",
+)
+CONVERGENCE = Gauge(
+    "registry_config_convergence_ratio",
+    "Share of a profile's live agents that report the active config version (of those that"
+    " report one; 1.0 when none do).",
+    ["profile"],
+    multiprocess_mode="livemax",
+)
+DRIFTED = Gauge(
+    "registry_config_drifted_agents",
+    "Live agents of a profile that report a config version other than the active one.",
+    ["profile"],
+    multiprocess_mode="livemax",
+)
+ASSIGNMENTS_LOST = Counter(
+    "registry_capability_assignments_lost_total",
+    "Agents that reported a runtime capability assignment the store no longer holds"
+    " (Redis lost data: run it with AOF persistence).",
+)

@@ -104,8 +104,36 @@ class Lease(msgspec.Struct, kw_only=True, frozen=True):
     interval_ms: int
 
 
+class ConfigDelivery(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """The fleet-active config for the agent's profile, in a heartbeat answer.
+
+    ``generation`` grows with every activation (a rollback included): a client ignores an
+    answer whose generation is below the one it applied (a replica that has not yet learnt
+    the newest activation), so it never moves backwards except on a rollback.
+    """
+
+    version: str
+    generation: int
+    changed: bool
+    restart_required: bool
+    payload: dict[str, Any] | None = None
+
+
+class CapabilityDelivery(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """The capabilities assigned to the agent: its profile's defaults or a runtime assignment."""
+
+    version: str
+    changed: bool
+    source: Literal["profile", "assigned"]
+    assigned: list[dict[str, Any]] | None = None
+
+
 class HeartbeatResponse(msgspec.Struct, kw_only=True, frozen=True):
-    """``POST /heartbeat`` answer, MCP Mesh fields first, then our extensions."""
+    """``POST /heartbeat`` answer, MCP Mesh fields first, then our extensions.
+
+    ``config`` and ``capabilities`` are left out (not null) without a config bundle, so the
+    answer has exactly the MCP Mesh shape plus ``lease``.
+    """
 
     status: Literal["success", "error"]
     message: str
@@ -114,6 +142,8 @@ class HeartbeatResponse(msgspec.Struct, kw_only=True, frozen=True):
     dependencies_resolved: dict[str, list[ResolvedSlot]]
     llm_tools: dict[str, Any]
     lease: Lease
+    config: ConfigDelivery | msgspec.UnsetType = msgspec.UNSET
+    capabilities: CapabilityDelivery | msgspec.UnsetType = msgspec.UNSET
 
 
 class CapabilityView(msgspec.Struct, kw_only=True, frozen=True):

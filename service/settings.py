@@ -78,6 +78,10 @@ class Settings:
     sweep_interval: float = 1.0
     admin_token: str | None = None
     agent_tokens: tuple[str, ...] = ()
+    config_refresh: float = 1.0
+    config_claim_ttl: float = 5.0
+    drift_interval: float = 15.0
+    drift_after_intervals: float = 3.0
 
     @property
     def embedded(self) -> bool:
@@ -119,6 +123,13 @@ class Settings:
         if not prefix.replace("-", "").replace("_", "").isalnum():
             raise SettingsError("REGISTRY_KEY_PREFIX must be letters, digits, '-' or '_'")
         tokens = e.secret("REGISTRY_AGENT_TOKENS")
+        refresh = e.number("REGISTRY_CONFIG_REFRESH", 1.0, minimum=0.05)
+        claim_ttl = e.number("REGISTRY_CONFIG_CLAIM_TTL", 5.0, minimum=0.1)
+        if claim_ttl <= 2 * refresh:
+            # A claim must survive a missed refresh, or the active bundle would flap.
+            raise SettingsError(
+                "REGISTRY_CONFIG_CLAIM_TTL must be more than twice REGISTRY_CONFIG_REFRESH"
+            )
         return cls(
             redis_url=url,
             redis_mode=mode,  # type: ignore[arg-type]
@@ -142,6 +153,10 @@ class Settings:
             sweep_interval=e.number("REGISTRY_SWEEP_INTERVAL", 1.0, minimum=0.05),
             admin_token=e.secret("REGISTRY_ADMIN_TOKEN"),
             agent_tokens=tuple(t.strip() for t in (tokens or "").split(",") if t.strip()),
+            config_refresh=refresh,
+            config_claim_ttl=claim_ttl,
+            drift_interval=e.number("REGISTRY_DRIFT_INTERVAL", 15.0, minimum=0.1),
+            drift_after_intervals=e.number("REGISTRY_DRIFT_AFTER_INTERVALS", 3.0, minimum=1),
         )
 
 

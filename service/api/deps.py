@@ -13,6 +13,7 @@ from litestar.datastructures import State
 
 from service.bundle import Bundle
 from service.errors import InvalidInput
+from service.fleet_config import FleetConfig
 from service.profiles import Profiles
 from service.settings import Settings
 from service.store.store import Store
@@ -31,6 +32,8 @@ class Registry:
     profiles: Profiles
     started: float
     bundle: Bundle | None = None
+    # The fleet-active config (None without a baked bundle); ``bundle`` follows its active.
+    fleet: FleetConfig | None = None
 
     @staticmethod
     def of(state: State) -> Registry:

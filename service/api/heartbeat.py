@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 
@@ -11,7 +12,9 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from packaging.version import InvalidVersion
 
+from service.delivery import capabilities_block, config_block
 from service.errors import InvalidInput, StoreUnavailable
+from service.fleet_config import FleetConfig
 from service.matching import ConstraintError, parse_constraint, parse_version, resolve
 from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS
 from service.models import HeartbeatRequest, HeartbeatResponse, Lease
@@ -63,7 +66,7 @@ async def full_heartbeat(reg: Registry, req: HeartbeatRequest) -> HeartbeatRespo
         epoch=reg.profiles.epoch,
         now_ms=now_ms(),
     )
-    return HeartbeatResponse(
+    body = HeartbeatResponse(
         status="success",
         message=_MESSAGES.get(result.kind, "Agent updated via heartbeat"),
         agent_id=req.agent_id,
@@ -74,6 +77,32 @@ async def full_heartbeat(reg: Registry, req: HeartbeatRequest) -> HeartbeatRespo
             ttl_ms=int(thresholds.expire_after * 1000),
             interval_ms=int(thresholds.heartbeat_interval * 1000),
         ),
+    )
+    if reg.fleet is None:
+        return body  # no bundle: exactly the MCP Mesh shape (plus lease)
+    return await _with_config(reg, reg.fleet, req, profile, result.assignment, body)
+
+
+async def _with_config(
+    reg: Registry,
+    fleet: FleetConfig,
+    req: HeartbeatRequest,
+    profile: str,
+    assignment: bytes | None,
+    body: HeartbeatResponse,
+) -> HeartbeatResponse:
+    """Add the config and capability blocks (from memory; no further Redis call)."""
+    caps, lost = capabilities_block(fleet.active, profile, req, assignment)
+    if lost:
+        # Rare by construction (Redis lost data), so this one extra write is acceptable.
+        with contextlib.suppress(StoreUnavailable):
+            await fleet.store.note_event(
+                req.namespace, "assignment-lost", req.agent_id, req.capabilities_version or ""
+            )
+    return msgspec.structs.replace(
+        body,
+        config=config_block(fleet, profile, req.config_version),
+        capabilities=caps if caps is not None else msgspec.UNSET,
     )
 
 

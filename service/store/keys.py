@@ -84,3 +84,43 @@ class Keys:
     def lock(self, name: str) -> str:
         """STRING used as a short-lived lock by background tasks."""
         return f"{self.prefix}:lock:{name}"
+
+    # Fleet config: one fixed hash tag, so every config key shares one Cluster slot and the
+    # config scripts never cross slots.
+    def _cfg(self) -> str:
+        return f"{self.prefix}:{{config}}:"
+
+    def bundle(self, version: str) -> str:
+        """HASH relative path -> exact bytes of one published bundle; written once."""
+        return f"{self._cfg()}b:{version}"
+
+    def versions(self) -> str:
+        """ZSET version -> ms when it was first published."""
+        return f"{self._cfg()}versions"
+
+    def claims(self) -> str:
+        """ZSET ``revision|version|replica`` -> ms when the replica's claim expires."""
+        return f"{self._cfg()}claims"
+
+    def active(self) -> str:
+        """STRING ``generation|revision|version|source``: the fleet-active bundle last computed."""
+        return f"{self._cfg()}active"
+
+    def pin(self) -> str:
+        """STRING: a version an operator pinned as active (manual override), if any."""
+        return f"{self._cfg()}pin"
+
+    def history(self) -> str:
+        """STREAM: capped history of activations (time, revision, version, replica)."""
+        return f"{self._cfg()}history"
+
+    def assignment(self, ns: str, agent_id: str) -> str:
+        """STRING JSON ``{"v": version, "caps": [...]}``: runtime capability assignment.
+
+        No TTL: it is the one piece of state agents cannot restore (needs Redis AOF).
+        """
+        return f"{self._ns(ns)}asg:{agent_id}"
+
+    def noted(self, ns: str, name: str) -> str:
+        """HASH agent_id -> value already reported for ``name`` (drift events fire once)."""
+        return f"{self._ns(ns)}noted:{name}"

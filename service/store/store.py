@@ -50,6 +50,8 @@ class HeartbeatResult:
 
     kind: str
     candidates: dict[str, list[Candidate]]
+    # The agent's runtime capability assignment (raw JSON), read in the same EVALSHA.
+    assignment: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,7 @@ class Store:
             k.expired(ns),
             k.events(ns),
             *(k.providers(ns, c) for c in names),
+            k.assignment(ns, req.agent_id),
         ]
         args: list[Any] = [
             req.agent_id,
@@ -188,13 +191,13 @@ class Store:
         async with self._guard():
             out = await self._batch.call(self.scripts.heartbeat, keys, args)
         kind = _s(out[0])
-        candidates = {cap: _candidates(rows) for cap, rows in zip(local_deps, out[1:], strict=True)}
+        candidates = {cap: _candidates(rows) for cap, rows in zip(local_deps, out[2:], strict=True)}
         for dns, cap in remote_deps:
             candidates.setdefault(cap, []).extend(await self.providers(dns, cap))
         if kind == "register":
             await self._registered(req.agent_id, ns)
         self._remember(req.agent_id, ns)
-        return HeartbeatResult(kind, candidates)
+        return HeartbeatResult(kind, candidates, out[1] or None)
 
     async def _registered(self, agent_id: str, ns: str) -> None:
         """First registration: index the namespace; drop a copy left in another namespace."""

@@ -75,10 +75,11 @@ async def test_steady_state_post_is_one_evalsha(
 
         calls = await _measure(redis_server, post, 50)
         # One EVALSHA; the rest is heartbeat.lua's own work for an unchanged consumer with one
-        # live provider: read old record and liveness, rewrite both, fetch the candidate.
+        # live provider: read old record and liveness, rewrite both, fetch the candidate, and
+        # read the agent's runtime capability assignment (the third GET).
         assert _per_call(calls, 50) == {
             "evalsha": 1,
-            "get": 2,
+            "get": 3,
             "exists": 1,
             "time": 1,
             "hmget": 1,

@@ -11,7 +11,8 @@
 -- KEYS[8]  expired    SET
 -- KEYS[9]  events     STREAM
 -- KEYS[10 .. 9+P]     provider HASHes of the capabilities this agent provides
--- KEYS[10+P .. ]      provider HASHes of the capabilities it depends on
+-- KEYS[10+P .. 9+N]   provider HASHes of the capabilities it depends on (N = #names)
+-- KEYS[10+N]          assignment STRING: the agent's runtime capability assignment, if any
 -- ARGV[1]  agent_id
 -- ARGV[2]  doc JSON; must carry "fp" (fingerprint) and "prov" ([[capability, field], ...])
 -- ARGV[3]  expire_after ms     ARGV[4] degraded_after ms     ARGV[5] retention ms
@@ -23,8 +24,9 @@
 -- ARGV[11] provider-hash prefix (for capabilities this agent no longer provides)
 -- ARGV[12] epoch: the config version the record was built for ("-" for none)
 -- ARGV[13] JSON capability names aligned with KEYS[10 ..]
--- Returns {kind, rows_1, rows_2, ...}: kind is "register", "update" or "refresh"; rows_i
--- lists {entry, age_ms, degraded_after_ms} for each live provider of dependency key i.
+-- Returns {kind, assignment, rows_1, rows_2, ...}: kind is "register", "update" or "refresh";
+-- assignment is the stored JSON or ""; rows_i lists {entry, age_ms, degraded_after_ms} for
+-- each live provider of dependency key i.
 local doc_key, live_key = KEYS[1], KEYS[2]
 local id, doc = ARGV[1], ARGV[2]
 local ttl, deg, ret = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -88,7 +90,7 @@ redis.call('ZADD', KEYS[4], now + deg, id)
 redis.call('SREM', KEYS[7], id)
 redis.call('SREM', KEYS[8], id)
 
-local out = {kind}
+local out = {kind, redis.call('GET', KEYS[10 + #names]) or ''}
 for i = nprov + 1, #names do
   local h = redis.call('HGETALL', KEYS[9 + i])
   local rows = {}

@@ -8,7 +8,8 @@
 -- KEYS[5] degraded  SET
 -- KEYS[6] events    STREAM
 -- ARGV[1] agent_id
--- ARGV[2] current epoch ("" skips the check)
+-- ARGV[2] current epoch: the fleet-active config version ("" skips the check). An epoch of
+--         "stale" (set by assign_capabilities.lua) always asks for a POST.
 -- ARGV[3] events stream maxlen (approximate)
 -- Returns 0 = unknown or expired (re-register), 1 = nothing changed, 2 = send a full POST.
 local live_key, id = KEYS[1], ARGV[1]
@@ -28,7 +29,7 @@ if age > deg and redis.call('SREM', KEYS[5], id) == 1 then
 end
 
 if has_doc == 0 then return 2 end
-if ARGV[2] ~= '' and epoch ~= ARGV[2] then return 2 end
+if epoch == 'stale' or (ARGV[2] ~= '' and epoch ~= ARGV[2]) then return 2 end
 if caps ~= '' then
   local names = {}
   for c in string.gmatch(caps, '[^,]+') do names[#names + 1] = c end

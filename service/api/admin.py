@@ -1,0 +1,189 @@
+"""Admin endpoints: capability injection and the config pin. All require the admin token.
+
+Without ``REGISTRY_ADMIN_TOKEN`` they answer 403: an unauthenticated way to change what
+agents run is never the default, not even on the embedded store.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, post, put
+from litestar.datastructures import State
+from litestar.params import FromPath
+from msgspec import Meta
+
+from service.capability_rules import (
+    ValidationResult,
+    available_capabilities,
+    catalog_index,
+    check_assignment,
+    validate_capability_dependencies,
+)
+from service.delivery import assignment_version
+from service.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from service.fleet_config import FleetConfig
+from service.matching import parse_constraint, version_matches
+from service.models import Capability, VersionText
+
+from .deps import Registry, decode_json
+
+
+class AssignedCapability(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """One capability to run: a catalog name and, optionally, one of its versions."""
+
+    name: Capability
+    version: VersionText | None = None
+
+
+class CapabilitiesBody(msgspec.Struct, kw_only=True, frozen=True):
+    """``PUT /admin/agents/{id}/capabilities``."""
+
+    capabilities: Annotated[list[AssignedCapability], Meta(max_length=64)]
+
+
+class PinBody(msgspec.Struct, kw_only=True, frozen=True):
+    """``PUT /admin/config/pin``."""
+
+    version: Annotated[str, Meta(min_length=1, max_length=80)]
+
+
+_caps = msgspec.json.Decoder(CapabilitiesBody)
+_pin = msgspec.json.Decoder(PinBody)
+_any = msgspec.json.Decoder(dict[str, Any])
+_enc = msgspec.json.Encoder()
+
+
+def require_admin(request: Request[Any, Any, Any], reg: Registry) -> None:
+    """401 without a bearer token, 403 with a wrong one or when admin is disabled."""
+    token = reg.settings.admin_token
+    if token is None:
+        raise Forbidden(
+            "admin endpoints are disabled: set REGISTRY_ADMIN_TOKEN", field="Authorization"
+        )
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise Unauthorized("send Authorization: Bearer <admin token>", field="Authorization")
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Forbidden("the admin token is not valid", field="Authorization")
+
+
+def _fleet(reg: Registry) -> FleetConfig:
+    if reg.fleet is None:
+        raise NotFound(
+            "capability injection needs a configuration bundle (REGISTRY_BUNDLE_DIR is unset)",
+            field="REGISTRY_BUNDLE_DIR",
+        )
+    return reg.fleet
+
+
+class AdminController(Controller):
+    """``/admin``: change what agents run; delivered in their next heartbeat answer."""
+
+    path = "/admin"
+
+    @put("/agents/{agent_id:str}/capabilities", summary="update_agent_capabilities")
+    async def update_agent_capabilities(
+        self, request: Request[Any, Any, State], agent_id: FromPath[str]
+    ) -> dict[str, Any]:
+        """Assign capabilities (validated against the active catalog) to a registered agent."""
+        reg = Registry.of(request.app.state)
+        require_admin(request, reg)
+        fleet = _fleet(reg)
+        body = decode_json(await request.body(), _caps)
+        caps = [msgspec.to_builtins(c) for c in body.capabilities]
+        problems = check_assignment(caps, fleet.active.catalog)
+        if problems:
+            field, reason = problems[0]
+            raise InvalidInput(f"{field}: {reason}", field=field)
+        row = await reg.store.get_agent(agent_id)
+        if row is None:
+            raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")
+        version = assignment_version(caps)
+        stored = _enc.encode({"v": version, "caps": caps})
+        live = await fleet.store.assign(row.doc.ns, agent_id, stored, version)
+        return {"agent_id": agent_id, "updated": True, "version": version, "live": live}
+
+    @delete(
+        "/agents/{agent_id:str}/capabilities", status_code=200, summary="Back to profile defaults"
+    )
+    async def reset_agent_capabilities(
+        self, request: Request[Any, Any, State], agent_id: FromPath[str]
+    ) -> dict[str, Any]:
+        """Drop the runtime assignment; the agent gets its profile's defaults again."""
+        reg = Registry.of(request.app.state)
+        require_admin(request, reg)
+        fleet = _fleet(reg)
+        row = await reg.store.get_agent(agent_id)
+        if row is None:
+            raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")
+        live = await fleet.store.assign(row.doc.ns, agent_id, b"", "defaults")
+        return {"agent_id": agent_id, "updated": True, "live": live}
+
+    @get("/agents/{agent_id:str}/capabilities/available", summary="get_available_capabilities")
+    async def get_available_capabilities(
+        self, request: Request[Any, Any, State], agent_id: FromPath[str]
+    ) -> dict[str, Any]:
+        """Catalog capabilities whose required dependencies this agent can satisfy now:
+        by itself, or through a live provider of a matching version in its namespace."""
+        reg = Registry.of(request.app.state)
+        require_admin(request, reg)
+        fleet = _fleet(reg)
+        row = await reg.store.get_agent(agent_id)
+        if row is None:
+            raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")
+        catalog = fleet.active.catalog
+        needed = {
+            str(d["capability"])
+            for c in catalog_index(catalog).values()
+            for d in c.get("dependencies") or []
+        }
+        live = {cap: await reg.store.providers(row.doc.ns, cap) for cap in sorted(needed)}
+
+        def has_provider(cap: str, constraint: str | None) -> bool:
+            spec = parse_constraint(constraint)
+            return any(version_matches(c.entry.version, spec) for c in live.get(cap, []))
+
+        own = [t.capability for t in row.doc.tools]
+        return {
+            "agent_id": agent_id,
+            "capabilities": available_capabilities(catalog, has_provider, own),
+        }
+
+    @post("/capabilities/validate", status_code=200, summary="validate_capability_dependencies")
+    async def validate(self, request: Request[Any, Any, State]) -> ValidationResult:
+        """Validate a catalog-shaped capability (or ``{"name"}`` of a catalog entry)."""
+        reg = Registry.of(request.app.state)
+        require_admin(request, reg)
+        fleet = _fleet(reg)
+        cap = decode_json(await request.body(), _any)
+        if not isinstance(cap.get("name"), str) or not cap["name"]:
+            raise InvalidInput("name: a capability name is required", field="name")
+        if set(cap) == {"name"}:
+            entry = catalog_index(fleet.active.catalog).get(cap["name"])
+            if entry is None:
+                raise NotFound(f"capability {cap['name']!r} is not in the catalog", field="name")
+            cap = entry
+        return validate_capability_dependencies(cap, fleet.active.catalog)
+
+    @put("/config/pin", summary="Pin a published version as active (manual override)")
+    async def pin(self, request: Request[Any, Any, State]) -> dict[str, Any]:
+        """Override the highest-live-revision rule until the pin is deleted."""
+        reg = Registry.of(request.app.state)
+        require_admin(request, reg)
+        fleet = _fleet(reg)
+        body = decode_json(await request.body(), _pin)
+        if not await fleet.store.is_published(body.version):
+            raise NotFound(f"version {body.version!r} was never published", field="version")
+        await fleet.store.set_pin(body.version)
+        return {"pinned": body.version}
+
+    @delete("/config/pin", status_code=200, summary="Remove the pin")
+    async def unpin(self, request: Request[Any, Any, State]) -> dict[str, Any]:
+        """Back to the highest live revision."""
+        reg = Registry.of(request.app.state)
+        require_admin(request, reg)
+        await _fleet(reg).store.set_pin(None)
+        return {"pinned": None}

@@ -1,0 +1,151 @@
+"""Config drift: which live agents run a config version other than the fleet-active one.
+
+Reading every agent of a namespace is O(agents); that is fine on this admin/read path and
+in the background loop that feeds the ``registry_config_convergence_ratio`` gauge, and it
+never happens on the heartbeat path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import msgspec
+
+from service.api.deps import Registry
+from service.errors import StoreUnavailable
+from service.metrics import CONVERGENCE, DRIFTED, STORE_ERRORS
+
+log = logging.getLogger("service.drift")
+_PAGE = 500
+
+
+class ProfileDrift(msgspec.Struct, kw_only=True):
+    """Drift of one profile's live agents."""
+
+    profile: str
+    active_version: str
+    agents: int
+    on_active: int
+    on_other: dict[str, list[str]]
+    unknown: list[str]
+    convergence_ratio: float
+    convergence_percent: float
+
+
+class DriftReport(msgspec.Struct, kw_only=True):
+    """``GET /drift``."""
+
+    active_version: str
+    generation: int
+    profiles: list[ProfileDrift]
+
+
+@dataclass
+class _Tally:
+    on_active: int = 0
+    on_other: dict[str, list[str]] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Drifted:
+    """A live agent reporting another version, and how long it has had the chance to move."""
+
+    namespace: str
+    agent_id: str
+    profile: str
+    version: str
+    drifted_ms: int
+
+
+async def compute(reg: Registry, namespace: str | None = None) -> tuple[DriftReport, list[Drifted]]:
+    """Tally live agents per profile (one namespace, or all). Expired agents do not count."""
+    fleet = reg.fleet
+    active = fleet.active.version if fleet is not None else ""
+    tallies: dict[str, _Tally] = {}
+    if fleet is not None:
+        for name in fleet.active.profiles:
+            tallies[name] = _Tally()
+    drifted: list[Drifted] = []
+    names = [namespace] if namespace else await reg.store.namespaces()
+    for ns in names:
+        after = ""
+        while True:
+            rows, after = await reg.store.list_agents(ns, after, _PAGE)
+            for row in rows:
+                if row.live is None:
+                    continue
+                t = tallies.setdefault(row.doc.prof, _Tally())
+                reported = row.doc.cfg
+                if reported is None:
+                    t.unknown.append(row.doc.id)
+                elif reported == active:
+                    t.on_active += 1
+                else:
+                    t.on_other.setdefault(reported, []).append(row.doc.id)
+                    # The generation is the activation's Redis time: drifted since then.
+                    since = fleet.generation if fleet is not None else row.now_ms
+                    drifted.append(
+                        Drifted(ns, row.doc.id, row.doc.prof, reported, row.now_ms - since)
+                    )
+            if not after:  # the last page returned no ids
+                break
+    profiles = []
+    for name in sorted(tallies):
+        t = tallies[name]
+        others = sum(len(v) for v in t.on_other.values())
+        reporting = t.on_active + others
+        ratio = t.on_active / reporting if reporting else 1.0
+        profiles.append(
+            ProfileDrift(
+                profile=name,
+                active_version=active,
+                agents=reporting + len(t.unknown),
+                on_active=t.on_active,
+                on_other={v: sorted(ids) for v, ids in sorted(t.on_other.items())},
+                unknown=sorted(t.unknown),
+                convergence_ratio=ratio,
+                convergence_percent=round(100 * ratio, 2),
+            )
+        )
+    generation = fleet.generation if fleet is not None else 0
+    return DriftReport(active_version=active, generation=generation, profiles=profiles), drifted
+
+
+async def check_once(reg: Registry) -> DriftReport:
+    """Publish the gauges and record a ``drift`` event for agents drifted too long."""
+    report, drifted = await compute(reg)
+    for p in report.profiles:
+        CONVERGENCE.labels(profile=p.profile).set(p.convergence_ratio)
+        DRIFTED.labels(profile=p.profile).set(sum(len(v) for v in p.on_other.values()))
+    fleet = reg.fleet
+    if fleet is None:
+        return report
+    for d in drifted:
+        interval_ms = reg.profiles.thresholds_for(d.profile).heartbeat_interval * 1000
+        if d.drifted_ms <= reg.settings.drift_after_intervals * interval_ms:
+            continue
+        # One event per agent and active version, whichever replica notices first.
+        if await fleet.store.once(d.namespace, "drift", d.agent_id, report.active_version):
+            detail = f"reports {d.version}, active {report.active_version} for {d.drifted_ms} ms"
+            await fleet.store.note_event(d.namespace, "drift", d.agent_id, detail)
+            log.warning("agent %s drifted: %s", d.agent_id, detail)
+    return report
+
+
+async def run(reg: Registry, interval: float, stop: asyncio.Event) -> None:
+    """Check drift every ``interval`` seconds until ``stop`` is set (stopped by event)."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+        if stop.is_set():
+            return
+        try:
+            await check_once(reg)
+        except StoreUnavailable:
+            STORE_ERRORS.inc()
+        except Exception:  # the loop must outlive any single bad pass
+            log.exception("drift check failed")

@@ -1,0 +1,182 @@
+"""Fleet config in Redis: published bundles, live "active" claims, activation history, and
+runtime capability assignments. Domain methods only; keys come from :mod:`service.store.keys`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from redis.commands.core import AsyncScript
+
+from service.store.client import AnyRedis
+from service.store.keys import Keys
+from service.store.scripts import _source
+from service.store.store import Store
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _b(value: Any) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Active:
+    """The fleet-active bundle as Redis computed it."""
+
+    generation: int
+    revision: int
+    version: str
+    source: str  # "claim" (highest live revision) or "pin" (operator override)
+    own_published: bool = True  # False: Redis lost this replica's bundle; republish it
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """One entry of the activation history."""
+
+    id: str
+    at_ms: int
+    generation: int
+    revision: int
+    version: str
+    previous: str
+    replica: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Scripts:
+    publish_bundle: AsyncScript
+    claim_active: AsyncScript
+    assign_capabilities: AsyncScript
+
+    @classmethod
+    def register(cls, client: AnyRedis) -> _Scripts:
+        return cls(**{name: client.register_script(_source(name)) for name in cls.__slots__})
+
+
+class ConfigStore:
+    """Config operations over the same client (and error mapping) as :class:`Store`."""
+
+    def __init__(self, store: Store, *, history_maxlen: int = 1000) -> None:
+        self.store = store
+        self.client: AnyRedis = store.client
+        self.keys: Keys = store.keys
+        self.history_maxlen = history_maxlen
+        self.scripts = _Scripts.register(store.client)
+
+    async def publish(self, version: str, files: Mapping[str, bytes]) -> bool:
+        """Publish a bundle's exact bytes under its version; False if it already existed."""
+        k = self.keys
+        args: list[Any] = [version]
+        for path in sorted(files):
+            args += [path, files[path]]
+        async with self.store._guard():
+            done = await self.scripts.publish_bundle(
+                keys=[k.bundle(version), k.versions()], args=args
+            )
+        return bool(done)
+
+    async def claim(self, mode: str, member: str, ttl_ms: int, own_version: str) -> Active:
+        """Refresh (``claim``), withdraw or just ``read`` the live claims; return the active."""
+        k = self.keys
+        keys = [k.claims(), k.active(), k.pin(), k.history(), k.versions()]
+        async with self.store._guard():
+            out = await self.scripts.claim_active(
+                keys=keys, args=[mode, member, ttl_ms, self.history_maxlen, own_version]
+            )
+        return Active(int(out[0]), int(out[1]), _s(out[2]), _s(out[3]), bool(int(out[4])))
+
+    async def bundle_files(self, version: str) -> dict[str, bytes] | None:
+        """The published files of ``version``, or ``None`` when it was never published."""
+        async with self.store._guard():
+            raw: Any = await self.client.hgetall(self.keys.bundle(version))
+        return {_s(p): _b(b) for p, b in raw.items()} if raw else None
+
+    async def versions(self) -> list[tuple[str, int]]:
+        """Published versions with their first-publish time (ms), oldest first."""
+        async with self.store._guard():
+            raw: Any = await self.client.zrange(self.keys.versions(), 0, -1, withscores=True)
+        return [(_s(v), int(score)) for v, score in raw]
+
+    async def is_published(self, version: str) -> bool:
+        """True when ``version`` was published."""
+        async with self.store._guard():
+            score = await self.client.zscore(self.keys.versions(), version)
+        return score is not None
+
+    async def history(self, count: int = 100) -> list[Activation]:
+        """The latest activations, newest first."""
+        async with self.store._guard():
+            raw: Any = await self.client.xrevrange(self.keys.history(), count=count)
+        out = []
+        for sid, fields in raw or ():
+            f = {_s(a): _s(b) for a, b in fields.items()}
+            out.append(
+                Activation(
+                    id=_s(sid),
+                    at_ms=int(_s(sid).split("-", 1)[0]),
+                    generation=int(f.get("gen", 0)),
+                    revision=int(f.get("rev", 0)),
+                    version=f.get("v", ""),
+                    previous=f.get("prev", ""),
+                    replica=f.get("by", ""),
+                    source=f.get("src", "claim"),
+                )
+            )
+        return out
+
+    async def claims(self) -> list[tuple[str, int]]:
+        """Live claim members with their expiry (ms), for the versions view."""
+        async with self.store._guard():
+            raw: Any = await self.client.zrange(self.keys.claims(), 0, -1, withscores=True)
+        return [(_s(m), int(score)) for m, score in raw]
+
+    async def set_pin(self, version: str | None) -> None:
+        """Pin ``version`` as active (manual override), or clear the pin with ``None``."""
+        async with self.store._guard():
+            if version is None:
+                await self.client.delete(self.keys.pin())
+            else:
+                await self.client.set(self.keys.pin(), version)
+
+    async def assign(self, ns: str, agent_id: str, body: bytes, version: str) -> bool:
+        """Store (``body``) or clear (``b""``) an assignment and mark the agent stale."""
+        k = self.keys
+        async with self.store._guard():
+            live = await self.scripts.assign_capabilities(
+                keys=[k.assignment(ns, agent_id), k.live(ns, agent_id), k.events(ns)],
+                args=[agent_id, body, self.store.events_maxlen, version],
+            )
+        return bool(live)
+
+    async def assignment(self, ns: str, agent_id: str) -> bytes | None:
+        """The stored assignment JSON of one agent, if any."""
+        async with self.store._guard():
+            raw: Any = await self.client.get(self.keys.assignment(ns, agent_id))
+        return _b(raw) if raw else None
+
+    async def note_event(self, ns: str, kind: str, agent_id: str, detail: str) -> None:
+        """Append a registry event (drift, lost assignment) to the namespace's stream."""
+        async with self.store._guard():
+            await self.client.xadd(
+                self.keys.events(ns),
+                {"t": kind, "a": agent_id, "d": detail},
+                maxlen=self.store.events_maxlen,
+                approximate=True,
+            )
+
+    async def once(self, ns: str, name: str, agent_id: str, value: str) -> bool:
+        """True the first time ``agent_id`` reaches ``value`` for ``name`` (dedupes events)."""
+        key = self.keys.noted(ns, name)
+        async with self.store._guard():
+            old = await self.client.hget(key, agent_id)
+            if old is not None and _s(old) == value:
+                return False
+            await self.client.hset(key, agent_id, value)
+        return True

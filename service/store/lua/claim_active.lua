@@ -1,0 +1,67 @@
+-- claim_active.lua: refresh (or withdraw) one replica's live claim and compute the fleet's
+-- active bundle: the highest deploy revision among claims that have not expired, unless an
+-- operator pinned a published version. Every replica runs this about once a second.
+--
+-- KEYS[1] claims    ZSET    "revision|version|replica" -> ms when the claim expires
+-- KEYS[2] active    STRING  "generation|revision|version|source" last computed
+-- KEYS[3] pin       STRING  a pinned version (manual override), usually absent
+-- KEYS[4] history   STREAM  activations: rev, v (version), prev, by (replica), src
+-- KEYS[5] versions  ZSET    published versions (a pin must name one)
+-- ARGV[1] mode: "claim", "withdraw" (graceful shutdown) or "read"
+-- ARGV[2] this replica's claim member "revision|version|replica"
+-- ARGV[3] claim TTL ms
+-- ARGV[4] history stream maxlen (approximate)
+-- ARGV[5] the version this replica baked (to learn whether Redis still holds it)
+-- Returns {generation, revision, version, source, own_published}; version is "" while
+-- nothing is active; own_published is 1 when ARGV[5] is published (0: Redis lost it).
+-- The generation is the Redis time (ms) of the activation, strictly increasing, so clients
+-- tell a lagging replica's answer (lower) from a rollback (higher), even after Redis lost
+-- its data and the history starts again.
+local claims_key, active_key, pin_key, history_key, versions_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local mode, member, ttl, maxlen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local own = redis.call('ZSCORE', versions_key, ARGV[5]) and 1 or 0
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', claims_key, '-inf', now)
+if mode == 'claim' then
+  redis.call('ZADD', claims_key, now + ttl, member)
+elseif mode == 'withdraw' then
+  redis.call('ZREM', claims_key, member)
+end
+
+-- One member per live replica: a handful, so reading them all is cheap.
+local best_rev, best_ver, best_by = -1, nil, ''
+for _, m in ipairs(redis.call('ZRANGE', claims_key, 0, -1)) do
+  local rev, ver, by = string.match(m, '^(%d+)|([^|]+)|(.*)$')
+  rev = tonumber(rev)
+  -- A claim counts once its bundle is published (after a Redis loss, until republished).
+  if rev and (rev > best_rev or (rev == best_rev and ver > best_ver))
+      and redis.call('ZSCORE', versions_key, ver) then
+    best_rev, best_ver, best_by = rev, ver, by
+  end
+end
+local source = 'claim'
+local pinned = redis.call('GET', pin_key)
+if pinned and redis.call('ZSCORE', versions_key, pinned) then
+  best_ver, source, best_by = pinned, 'pin', 'operator'
+  if best_rev < 0 then best_rev = 0 end
+end
+
+local cur = redis.call('GET', active_key)
+local gen, crev, cver, csrc = 0, -1, '', ''
+if cur then
+  local g, r, v, s = string.match(cur, '^(%d+)|(%d+)|([^|]*)|(.*)$')
+  gen, crev, cver, csrc = tonumber(g), tonumber(r), v, s
+end
+-- No live claim (every replica lost Redis for a while): keep the last active version.
+if not best_ver then return {gen, crev, cver, csrc, own} end
+if best_ver ~= cver then
+  gen = math.max(now, gen + 1)
+  redis.call('XADD', history_key, 'MAXLEN', '~', maxlen, '*', 'gen', gen, 'rev', best_rev,
+    'v', best_ver, 'prev', cver, 'by', best_by, 'src', source)
+end
+if best_ver ~= cver or best_rev ~= crev or source ~= csrc then
+  redis.call('SET', active_key, gen .. '|' .. best_rev .. '|' .. best_ver .. '|' .. source)
+end
+return {gen, best_rev, best_ver, source, own}
