@@ -16,7 +16,18 @@ from service.store.records import iso
 
 from .deps import Registry, decode_cursor, encode_cursor, page_size
 
-EventType = Literal["register", "update", "degraded", "recover", "expire", "unregister", "purge"]
+EventType = Literal[
+    "register",
+    "update",
+    "degraded",
+    "recover",
+    "expire",
+    "unregister",
+    "purge",
+    "assign",
+    "assignment-lost",
+    "drift",
+]
 _MAX_BATCHES = 10
 
 

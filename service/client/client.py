@@ -1,0 +1,249 @@
+"""``RegistryClient``: the heartbeat loop an agent embeds to get wiring, config and capabilities.
+
+The registry never calls agents, so everything arrives in heartbeat answers:
+
+- a cheap ``HEAD /heartbeat/{id}`` every lease interval; **202** or **410** (and any change
+  of the agent's own, see :meth:`RegistryClient.request_post`) triggers a full ``POST``;
+- several registry URLs: a failed call moves to the next one, after an exponential,
+  jittered, bounded backoff; a **503** keeps all state (wiring is never dropped);
+- a local disk cache, so an agent starts on its last-known config while no registry
+  answers, and catches up when one does;
+- callbacks run when config or capabilities change, between polls;
+- on ``restart_required`` the new config is cached first, then :class:`RestartRequired`
+  (exit code :data:`RESTART_EXIT_CODE`) ends :meth:`RegistryClient.run` unless an
+  ``on_restart`` hook is given, so the container restarts into the new config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from service.client.backoff import Backoff
+from service.client.cache import AgentState, DiskCache
+
+log = logging.getLogger("service.client")
+
+RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: "try again", which restart policies treat as a failure
+
+
+class RestartRequired(Exception):
+    """A major config change: the process should exit with :attr:`exit_code` and restart."""
+
+    exit_code = RESTART_EXIT_CODE
+
+    def __init__(self, version: str) -> None:
+        super().__init__(f"config {version} requires a restart")
+        self.version = version
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigUpdate:
+    """A config the agent should apply."""
+
+    version: str
+    generation: int
+    payload: dict[str, Any] | None
+    restart_required: bool
+    from_cache: bool = False
+
+
+Callback = Callable[[Any], Awaitable[None] | None]
+
+
+async def _call(cb: Callback | None, arg: Any) -> None:
+    if cb is None:
+        return
+    out = cb(arg)
+    if inspect.isawaitable(out):
+        await out
+
+
+class RegistryClient:
+    """Keeps one agent registered and up to date: :meth:`run` in a task, :meth:`stop` to end."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        registration: Mapping[str, Any],
+        *,
+        cache_dir: Path | None = None,
+        interval: float = 5.0,
+        timeout: float = 2.0,
+        backoff: Backoff | None = None,
+        on_config: Callback | None = None,
+        on_capabilities: Callback | None = None,
+        on_wiring: Callback | None = None,
+        on_restart: Callback | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``registration`` is the POST body without the version fields (``agent_id``,
+        ``name``, ``tools``, ``profile`` ...). ``interval`` applies until a lease arrives."""
+        if not urls:
+            raise ValueError("at least one registry URL is required")
+        self.urls = [u.rstrip("/") for u in urls]
+        self.registration = dict(registration)
+        self.agent_id = str(self.registration["agent_id"])
+        self.interval = interval
+        self.backoff = backoff or Backoff()
+        self.on_config, self.on_capabilities = on_config, on_capabilities
+        self.on_wiring, self.on_restart = on_wiring, on_restart
+        self.cache = DiskCache(cache_dir, self.agent_id) if cache_dir is not None else None
+        self.state = AgentState()
+        self.current = 0  # index into urls
+        self.registered = False
+        self._need_post = True
+        self._stop = asyncio.Event()
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+
+    # Lifecycle -------------------------------------------------------------------------
+
+    async def load_cache(self) -> bool:
+        """Load the disk cache and hand its config and capabilities to the callbacks."""
+        cached = self.cache.load() if self.cache is not None else None
+        if cached is None:
+            return False
+        self.state = cached
+        if cached.config_version is not None:
+            update = ConfigUpdate(
+                cached.config_version, cached.config_generation, cached.config, False, True
+            )
+            await _call(self.on_config, update)
+        if cached.capabilities is not None:
+            await _call(self.on_capabilities, cached.capabilities)
+        if cached.wiring is not None:
+            await _call(self.on_wiring, cached.wiring)
+        return True
+
+    async def run(self) -> None:
+        """Heartbeat until :meth:`stop`; raises :class:`RestartRequired` (see module doc)."""
+        await self.load_cache()
+        try:
+            while not self._stop.is_set():
+                delay = await self.tick()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+        finally:
+            await self._http.aclose()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the call in flight."""
+        self._stop.set()
+
+    def request_post(self) -> None:
+        """The agent changed (tools, registration): send a full POST at the next tick."""
+        self._need_post = True
+
+    # One heartbeat ---------------------------------------------------------------------
+
+    async def tick(self) -> float:
+        """One HEAD (or POST when due); returns the seconds to wait before the next tick."""
+        url = self.urls[self.current]
+        try:
+            if not self._need_post:
+                r = await self._http.head(f"{url}/heartbeat/{self.agent_id}")
+                if r.status_code == 200:
+                    return self._ok()
+                if r.status_code in (202, 410, 404):
+                    self._need_post = True  # and POST right away, below
+                elif r.status_code >= 500:
+                    return self._failed(f"HEAD answered {r.status_code}")
+                else:
+                    log.warning("registry answered HEAD with %s; sending a POST", r.status_code)
+                    self._need_post = True
+            r = await self._http.post(f"{url}/heartbeat", json=self._body())
+        except httpx.HTTPError as exc:
+            return self._failed(f"{type(exc).__name__}: {exc}")
+        if r.status_code >= 500:
+            return self._failed(f"POST answered {r.status_code}")
+        if r.status_code != 200:
+            # A rejected registration will not fix itself by retrying fast.
+            log.error("registry rejected the heartbeat (%s): %s", r.status_code, r.text[:500])
+            return self._failed(f"POST answered {r.status_code}")
+        self._need_post = False
+        self.registered = True
+        await self._apply(r.json())
+        return self._ok()
+
+    def _body(self) -> dict[str, Any]:
+        body = dict(self.registration)
+        if self.state.config_version is not None:
+            body["config_version"] = self.state.config_version
+        if self.state.capabilities_version is not None:
+            body["capabilities_version"] = self.state.capabilities_version
+        return body
+
+    def _ok(self) -> float:
+        self.backoff.reset()
+        return self.interval
+
+    def _failed(self, why: str) -> float:
+        # Keep every piece of state (wiring included) and try the next registry URL.
+        self.current = (self.current + 1) % len(self.urls)
+        delay = self.backoff.next_delay()
+        log.warning(
+            "registry call failed (%s); next try %s in %.2fs", why, self.urls[self.current], delay
+        )
+        return delay
+
+    async def _apply(self, body: Mapping[str, Any]) -> None:
+        lease = body.get("lease")
+        if isinstance(lease, Mapping) and lease.get("interval_ms"):
+            self.interval = float(lease["interval_ms"]) / 1000
+        dirty = False
+        wiring = body.get("dependencies_resolved")
+        if isinstance(wiring, dict) and wiring != self.state.wiring:
+            self.state.wiring = wiring
+            dirty = True
+            await _call(self.on_wiring, wiring)
+        caps = body.get("capabilities")
+        if isinstance(caps, Mapping) and caps.get("changed") and caps.get("assigned") is not None:
+            self.state.capabilities_version = str(caps["version"])
+            self.state.capabilities = list(caps["assigned"])
+            self._need_post = dirty = True  # report the applied version
+            await _call(self.on_capabilities, self.state.capabilities)
+        restart = await self._apply_config(body.get("config"))
+        if restart is not None or self._need_post or dirty:
+            self._save()
+        if restart is not None:
+            if self.on_restart is not None:
+                await _call(self.on_restart, restart)
+            else:
+                raise RestartRequired(restart)
+
+    async def _apply_config(self, cfg: Any) -> str | None:
+        """Apply a delivered config; returns its version when a restart is required."""
+        if not isinstance(cfg, Mapping) or not cfg.get("changed") or cfg.get("payload") is None:
+            return None
+        generation = int(cfg.get("generation", 0))
+        if generation < self.state.config_generation:
+            # A replica that has not yet learnt the newest activation: never step back.
+            return None
+        update = ConfigUpdate(
+            version=str(cfg["version"]),
+            generation=generation,
+            payload=dict(cfg["payload"]),
+            restart_required=bool(cfg.get("restart_required")),
+        )
+        self.state.config_version = update.version
+        self.state.config_generation = generation
+        self.state.config = update.payload
+        self._need_post = True  # report the applied version (drift) in the next POST
+        await _call(self.on_config, update)
+        return update.version if update.restart_required else None
+
+    def _save(self) -> None:
+        if self.cache is None:
+            return
+        try:
+            self.cache.save(self.state)
+        except OSError as exc:  # a full disk must not stop heartbeats
+            log.warning("could not write the registry cache %s: %s", self.cache.path, exc)
