@@ -25,6 +25,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster-bus port (port + 10000) is free and valid too."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 50000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 @dataclass
 class RedisServer:
     """A real ``redis-server`` on a loopback port, with no persistence."""
@@ -99,7 +115,9 @@ class RedisCluster:
             node_dir = self.workdir / f"node{i}"
             node_dir.mkdir()
             node = RedisServer(
-                node_dir, extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+                node_dir,
+                port=free_cluster_port(),
+                extra=("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
             )
             node.start()
             self.nodes.append(node)
