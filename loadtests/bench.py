@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         procs.append(rds)
         url = f"redis://127.0.0.1:{rds.port}/0"
         env = {**BENCH_ENV, **PARKED_SWEEPER}
-        reg = start_registry(work, url, workers=args.workers, cpus=args.server_cpus, **env)
+        reg = start_registry(work, url, workers=args.workers, cpus=args.server_cpus, env=env)
         procs.append(reg)
         trivial = start_trivial(work, workers=args.workers, cpus=args.server_cpus)
         procs.append(trivial)

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         rds = start_redis(work, cpus=client)
         procs.append(rds)
         url = f"redis://127.0.0.1:{rds.port}/0"
-        ours = start_registry(work, url, cpus=server, **BENCH_ENV)
+        ours = start_registry(work, url, cpus=server, env=BENCH_ENV)
         procs.append(ours)
         theirs = start_peer(work, server)
         procs.append(theirs)

@@ -135,7 +135,12 @@ def registry_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 
 def start_registry(
-    workdir: Path, redis_url: str, *, workers: int = 1, cpus: str | None = None, **env: str
+    workdir: Path,
+    redis_url: str,
+    *,
+    workers: int = 1,
+    cpus: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Proc:
     """``registry serve`` (the production entry point) on a free loopback port."""
     port = free_port()
@@ -143,7 +148,7 @@ def start_registry(
     cmd = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--workers", str(workers)]
     log = workdir / f"registry-{port}.log"
-    proc = spawn(pinned(cmd, cpus), log, registry_env(redis_url, **env))
+    proc = spawn(pinned(cmd, cpus), log, registry_env(redis_url, **(env or {})))
     _ready(proc, f"http://127.0.0.1:{port}/health/live", log)
     return Proc(proc, port, log)
 
