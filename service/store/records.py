@@ -102,7 +102,7 @@ def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int) -> Encoded
         ep=endpoint,
         ns=req.namespace,
         prof=profile,
-        tools=req.tools,
+        tools=[_lean(t) for t in req.tools],
         fp=fingerprint,
         prov=prov,
         at=now_ms,
@@ -112,6 +112,14 @@ def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int) -> Encoded
         deps=sum(len(t.dependencies) for t in req.tools),
     )
     return Encoded(_enc.encode(doc), provided, entries, fingerprint)
+
+
+def _lean(tool: Tool) -> Tool:
+    # Nothing the registry serves reads a tool's JSON schemas back (their hashes are kept),
+    # and they are most of an agent's bytes: leaving them out keeps Redis near 1 KiB/agent.
+    if tool.input_schema is None and tool.output_schema is None:
+        return tool
+    return msgspec.structs.replace(tool, input_schema=None, output_schema=None)
 
 
 def decode_doc(raw: bytes) -> StoredAgent:
