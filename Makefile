@@ -67,6 +67,18 @@ helm-lint: $(STAMP) promtool ## Render, lint, validate and test the Helm chart
 helm-docs: $(STAMP) ## Regenerate the values table in helm/agent-registry/README.md
 	$(VENV)/bin/python helm/tools/values_table.py
 
+.PHONY: loadtest
+loadtest: $(STAMP) redis-server ## Locust: Redis + 2 replicas, mixed scenario (60 s), exits non-zero on a broken threshold
+	$(PY) -m loadtests.run --duration 60
+
+.PHONY: bench
+bench: $(STAMP) redis-server ## Benchmark: ratios vs the framework ceiling, 1k/100k agents (wrk) -> loadtests/results/latest.json
+	$(PY) -m loadtests.bench
+
+.PHONY: bench-peer
+bench-peer: $(STAMP) redis-server ## Benchmark: same HEAD/POST workload against the MCP Mesh reference registry (npm pack)
+	$(PY) -m loadtests.peer
+
 .PHONY: lint
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
