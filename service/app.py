@@ -154,6 +154,7 @@ def _configure_logging(level: str) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
+        logger.propagate = False  # Litestar's root handler would print every line twice
 
 
 def create_app_from_env() -> Litestar:
