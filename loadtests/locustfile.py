@@ -1,10 +1,11 @@
-"""Locust scenarios: heartbeating agents, discovery readers, churn. Headless pass/fail.
+"""Locust scenarios: heartbeating agents, discovery readers, churn, config polling. Pass/fail.
 
     locust -f loadtests/locustfile.py --headless -u 40 -r 20 -t 60s \\
         --replicas http://127.0.0.1:8001,http://127.0.0.1:8002 --heartbeat-interval 1
 
 Virtual users are spread round-robin over ``--replicas`` (locust's ``--host`` names one).
-Config polling is not a scenario yet: config distribution is not built.
+Config polling needs replicas that serve a config bundle (``REGISTRY_BUNDLE_DIR``, as
+:mod:`loadtests.run` starts them) with the profiles in :data:`PROFILES`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _next_agent = itertools.count()
 _next_replica = itertools.count()
 _run = os.urandom(3).hex()  # agent ids are unique per run, so reruns never collide
 _FAMILIES_IN_USE = 50  # readers ask for capabilities the heartbeating fleet provides
+#: Profiles of the example templates (``registry-build build --env dev``).
+PROFILES = ("assistant", "llm-gateway", "weather-agent", "geocoder", "web-search", "debug-echo")
 
 
 def _options(parser: Any) -> None:
@@ -74,10 +77,19 @@ class Agent(FastHttpUser):
         )
         self.agent_id = self.body["agent_id"]
 
+    def post_body(self) -> dict[str, Any]:
+        """What a POST sends (the registration itself, here)."""
+        return self.body
+
+    def check_answer(self, data: dict[str, Any]) -> str | None:
+        """Scenario-specific checks of a successful POST's answer: the failure, if any."""
+        return None
+
     def register(self) -> bool:
         """Full POST; a non-200 or a body without ``lease`` is a failed registration."""
         name = f"{self.scenario} POST /heartbeat"
-        with self.client.post("/heartbeat", json=self.body, name=name, catch_response=True) as r:
+        body = self.post_body()
+        with self.client.post("/heartbeat", json=body, name=name, catch_response=True) as r:
             try:
                 data = r.json() if r.status_code == 200 else {}
             except ValueError:
@@ -90,6 +102,8 @@ class Agent(FastHttpUser):
             EVENTS["registered"] += 1
             override = self.environment.parsed_options.heartbeat_interval
             self.interval = override or lease["interval_ms"] / 1000
+            if problem := self.check_answer(data):
+                r.failure(problem)
             return True
 
     def beat(self) -> int:
@@ -166,6 +180,89 @@ class ChurningAgent(Agent):
         else:
             EVENTS["vanished"] += 1  # stops heartbeating; its TTL expires it
         self.join()
+
+
+class ConfigPollingAgent(Agent):
+    """An agent with a ``profile`` that applies the config its heartbeat answers deliver.
+
+    Like :class:`service.client.RegistryClient`: it stores the delivered ``config.version``
+    (and capabilities version) and reports them in later POSTs, POSTs once right after
+    applying a change, HEADs at the lease interval, re-POSTs on 202/410, backs off on 503.
+    A POST answer is a failure when it has no ``config`` block, when its ``generation`` is
+    below one already applied (it only grows, except on a rollback, and none happens here),
+    or when it says ``changed`` although the agent sent the active version.
+    """
+
+    weight = 1
+    scenario = "cfg"
+
+    def wait_time(self) -> float:
+        """The lease interval with 10% jitter."""
+        return self.interval * random.uniform(0.9, 1.1)
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.profile = PROFILES[0]
+        self.config_version: str | None = None  # the applied config
+        self.generation = 0  # the generation of the applied config
+        self.capabilities_version: str | None = None
+        self.sent_version: str | None = None  # config_version in the POST being answered
+        self.post_due = False
+
+    def on_start(self) -> None:
+        """A profile, no config yet, then the first registration."""
+        self.new_identity()
+        self.profile = PROFILES[next(_next_agent) % len(PROFILES)]
+        self.register()
+
+    def post_body(self) -> dict[str, Any]:
+        """The registration plus the profile and the versions the agent runs."""
+        body = {**self.body, "profile": self.profile}
+        if self.config_version is not None:
+            body["config_version"] = self.config_version
+        if self.capabilities_version is not None:
+            body["capabilities_version"] = self.capabilities_version
+        self.sent_version = self.config_version
+        return body
+
+    def check_answer(self, data: dict[str, Any]) -> str | None:
+        """Apply the delivered config and capabilities; the protocol violation, if any."""
+        self.post_due = False
+        cfg = data.get("config")
+        if not isinstance(cfg, dict):
+            EVENTS["config_missing"] += 1
+            return "no config block (does the replica serve a bundle?)"
+        version, generation = str(cfg.get("version")), int(cfg.get("generation", 0))
+        if generation < self.generation:
+            EVENTS["config_generation_backwards"] += 1
+            return f"config generation went backwards: {generation} < {self.generation}"
+        if cfg.get("changed") and self.sent_version == version:
+            EVENTS["config_changed_on_active"] += 1
+            return f"config changed=true although the agent sent the active {version}"
+        if not cfg.get("changed") and self.sent_version != version:
+            EVENTS["config_unchanged_on_other"] += 1
+            return f"config changed=false although the agent sent {self.sent_version}"
+        if cfg.get("changed"):
+            if not isinstance(cfg.get("payload"), dict):
+                EVENTS["config_no_payload"] += 1
+                return "config changed=true without a payload"
+            EVENTS["config_applied"] += 1
+            self.config_version, self.generation = version, generation
+            self.post_due = True  # report the applied version, as a real agent does
+        caps = data.get("capabilities")
+        if isinstance(caps, dict) and caps.get("changed") and caps.get("version"):
+            EVENTS["capabilities_applied"] += 1
+            self.capabilities_version = str(caps["version"])
+            self.post_due = True
+        return None
+
+    @task
+    def heartbeat(self) -> None:
+        """A POST when a change was just applied, otherwise a HEAD."""
+        if self.post_due:
+            self.register()
+        else:
+            self.beat()
 
 
 class DiscoveryReader(FastHttpUser):

@@ -2,6 +2,9 @@
 
     python -m loadtests.run --duration 60
 
+The replicas serve a config bundle that ``registry-build build --env dev`` writes into the
+run's temporary directory (the config polling scenario needs one).
+
 Everything it starts is stopped on exit. The exit code is locust's: non-zero when a
 threshold in :mod:`loadtests.thresholds` is broken.
 """
@@ -50,6 +53,17 @@ def locust_command(args: argparse.Namespace, replicas: list[str]) -> list[str]:
     ]
 
 
+def build_bundle(out: Path, env: str = "dev") -> str:
+    """``registry-build build`` of the repository's templates into ``out``; its version."""
+    exe = Path(sys.executable).with_name("registry-build")
+    cmd = [str(exe), "build", "--root", str(ROOT), "--env", env, "--out", str(out), "-q"]
+    cmd += ["--no-cache"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"registry-build failed ({done.returncode}): {done.stderr[-2000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     """The verdict and per-scenario figures, one line each."""
     print(
@@ -75,17 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spawn-rate", type=float, default=20.0)
     p.add_argument("--heartbeat-interval", type=float, default=1.0, help="shortened lease, s")
     p.add_argument("--replicas", type=int, default=2, help="replica processes")
+    p.add_argument("--bundle-env", default="dev", help="registry-build --env for the bundle")
     args, extra = p.parse_known_args(argv)  # the rest goes to locust (e.g. --p99-hb-ms 200)
 
     with tempfile.TemporaryDirectory(prefix="registry-loadtest-") as tmp, stopping([]) as procs:
         work = Path(tmp)
+        bundle = work / "bundle"
+        version = build_bundle(bundle, args.bundle_env)
         rds = start_redis(work)
         procs.append(rds)
         url = f"redis://127.0.0.1:{rds.port}/0"
         for _ in range(args.replicas):
-            procs.append(start_registry(work, url))
+            procs.append(start_registry(work, url, env={"REGISTRY_BUNDLE_DIR": str(bundle)}))
         replicas = [proc.url for proc in procs[1:]]
         print(f"redis {url}; replicas {' '.join(replicas)}; {args.duration:g}s", flush=True)
+        print(f"bundle {args.bundle_env} {version}", flush=True)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         out = subprocess.run(
             [*locust_command(args, replicas), *extra],

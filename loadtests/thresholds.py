@@ -1,6 +1,6 @@
 """Pass or fail for a locust run: per-scenario p99 limits, zero errors, zero failed registrations.
 
-Every request name starts with its scenario (``hb``, ``read``, ``churn``), so the stats of
+Every request name starts with its scenario (``hb``, ``read``, ``churn``, ``cfg``), so the stats of
 one scenario are found by prefix. The verdict and the figures are printed as one
 ``LOADTEST_SUMMARY {json}`` line that :mod:`loadtests.run` reads.
 """
@@ -16,7 +16,7 @@ from typing import Any
 EVENTS: Counter[str] = Counter()
 
 #: Scenario prefix -> default p99 limit in ms (2 cores shared by Redis, replicas and locust).
-DEFAULT_P99_MS = {"hb": 500.0, "read": 1000.0, "churn": 1000.0}
+DEFAULT_P99_MS = {"hb": 500.0, "read": 1000.0, "churn": 1000.0, "cfg": 500.0}
 
 
 @dataclass(frozen=True, slots=True)

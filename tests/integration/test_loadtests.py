@@ -61,8 +61,11 @@ def test_locust_smoke_run_passes_its_thresholds() -> None:
     assert summary["requests"] > 0
     assert summary["failures"] == 0
     assert summary["events"].get("registration_failed", 0) == 0
-    for scenario in ("hb", "read", "churn"):
+    for scenario in ("hb", "read", "churn", "cfg"):
         assert summary["scenarios"][scenario]["requests"] > 0, scenario
+    # The replicas served the bundle the runner built, and the config pollers applied it.
+    assert summary["events"].get("config_applied", 0) > 0
+    assert not [e for e in summary["events"] if e.startswith("config_") and e != "config_applied"]
 
 
 def test_bench_dry_run_writes_every_figure(tmp_path: Path) -> None:
