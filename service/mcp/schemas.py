@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from service.api.admin import AssignedCapability
 from service.models import AgentId, Capability, Constraint, Namespace, Tag
 
 Status = Literal["healthy", "degraded", "expired"]
@@ -53,6 +54,34 @@ class HealthArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_field
     """Arguments of ``get_agent_health_status``."""
 
     agent_id: AgentId
+
+
+class AgentArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Arguments of ``get_available_capabilities``."""
+
+    agent_id: AgentId
+
+
+class UpdateCapabilitiesArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Arguments of ``update_agent_capabilities`` (path id and body of the HTTP ``PUT``)."""
+
+    agent_id: AgentId
+    capabilities: Annotated[
+        list[AssignedCapability],
+        Meta(max_length=64, description="The full set to run; replaces any earlier assignment"),
+    ]
+
+
+class ValidateArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Arguments of ``validate_capability_dependencies`` (the HTTP body, under ``capability``)."""
+
+    capability: Annotated[
+        dict[str, Any],
+        Meta(
+            description="A catalog-shaped capability ({name, versions, dependencies: "
+            "[{capability, version}]}), or just {name} of a catalog entry"
+        ),
+    ]
 
 
 class NoArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

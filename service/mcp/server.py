@@ -32,6 +32,7 @@ from mcp_types import (
 )
 
 from service import __version__
+from service.api.admin import check_admin_token
 from service.api.deps import decode_json
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
 from service.metrics import STORE_ERRORS
@@ -48,7 +49,8 @@ _UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]+)`")
 _json = msgspec.json.Encoder()
 _INSTRUCTIONS = (
     "Agent registry: find agents and the providers of a capability, check an agent's health, "
-    "read registry metrics and the active configuration bundle."
+    "read registry metrics and the active configuration bundle. Admin tools (capability "
+    "injection) need 'Authorization: Bearer <admin token>' on the HTTP request."
 )
 
 
@@ -93,6 +95,9 @@ class RegistryMcpServer:
         if spec is None:
             raise MCPError(INVALID_PARAMS, f"unknown tool {params.name!r}", {"field": "name"})
         try:
+            if spec.admin:
+                # Checked first, as on HTTP: no argument errors for a caller without the token.
+                check_admin_token(_authorization(ctx), self.endpoint.registry)
             args = self._decode(spec, params.arguments or {})
             result = await self.endpoint.bounded(spec.call(self.endpoint.registry, args))
         except RegistryError as exc:
@@ -164,6 +169,18 @@ class RegistryMcpServer:
                 )
             ]
         )
+
+
+def _authorization(ctx: ServerRequestContext[Any]) -> str | None:
+    """The ``Authorization`` header of the HTTP request that carried this call.
+
+    The Streamable HTTP transport puts its Starlette ``Request`` on ``ctx.request``.
+    """
+    headers = getattr(ctx.request, "headers", None)
+    if headers is None:
+        return None
+    value = headers.get("authorization")
+    return value if isinstance(value, str) else None
 
 
 def _describe(spec: ToolSpec) -> Tool:

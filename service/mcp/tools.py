@@ -16,12 +16,22 @@ from prometheus_client import (
     multiprocess,
 )
 
+from service.api.admin import (
+    AvailableCapabilities,
+    CapabilitiesBody,
+    CapabilitiesUpdated,
+    agent_available_capabilities,
+    assign_agent_capabilities,
+    validate_capability,
+)
 from service.api.agents import agent_health, agents_page
 from service.api.capabilities import providers_page
 from service.api.deps import Registry, decode_cursor, page_size
 from service.api.filters import AgentFilter
 from service.api.heartbeat import full_heartbeat, validate_semantics
 from service.api.metrics import registry_figures
+from service.capability_rules import ValidationResult
+from service.errors import RegistryError
 from service.models import (
     AgentsPage,
     HealthView,
@@ -31,12 +41,15 @@ from service.models import (
 )
 
 from .schemas import (
+    AgentArgs,
     HealthArgs,
     ListAgentsArgs,
     NoArgs,
     PrometheusText,
     ProvidersArgs,
     RegistryMetrics,
+    UpdateCapabilitiesArgs,
+    ValidateArgs,
     object_schema,
 )
 
@@ -51,6 +64,8 @@ class ToolSpec:
     result: type[Any]
     call: Callable[[Registry, Any], Awaitable[Any]]
     read_only: bool = True
+    admin: bool = False
+    """Needs ``Authorization: Bearer <REGISTRY_ADMIN_TOKEN>`` on the /mcp request."""
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -100,6 +115,26 @@ async def _prometheus(_reg: Registry, _: NoArgs) -> PrometheusText:
     return PrometheusText(content_type=CONTENT_TYPE_LATEST, text=generate_latest(registry).decode())
 
 
+async def _available(reg: Registry, args: AgentArgs) -> AvailableCapabilities:
+    return await agent_available_capabilities(reg, args.agent_id)
+
+
+async def _update_capabilities(reg: Registry, args: UpdateCapabilitiesArgs) -> CapabilitiesUpdated:
+    body = CapabilitiesBody(capabilities=args.capabilities)
+    return await assign_agent_capabilities(reg, args.agent_id, body)
+
+
+async def _validate(reg: Registry, args: ValidateArgs) -> ValidationResult:
+    try:
+        return validate_capability(reg, args.capability)
+    except RegistryError as exc:
+        if exc.field != "name":
+            raise
+        # The HTTP body is the capability itself; here it sits under ``capability``.
+        detail = f"capability.{exc.detail}" if exc.detail.startswith("name:") else exc.detail
+        raise type(exc)(detail, field="capability.name") from None
+
+
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "agent_heartbeat",
@@ -147,5 +182,33 @@ TOOLS: tuple[ToolSpec, ...] = (
         PrometheusText,
         _prometheus,
     ),
+    ToolSpec(
+        "get_available_capabilities",
+        "Admin: list the catalog capabilities an agent could run now (their dependencies "
+        "are met by the agent or by live providers in its namespace).",
+        AgentArgs,
+        AvailableCapabilities,
+        _available,
+        admin=True,
+    ),
+    ToolSpec(
+        "update_agent_capabilities",
+        "Admin: assign a registered agent the capabilities to run (catalog names, optional "
+        "versions); delivered in its next heartbeat answer.",
+        UpdateCapabilitiesArgs,
+        CapabilitiesUpdated,
+        _update_capabilities,
+        read_only=False,
+        admin=True,
+    ),
+    ToolSpec(
+        "validate_capability_dependencies",
+        "Admin: check a capability's dependencies against the active catalog; returns "
+        "every missing, version-conflicting or cyclic dependency.",
+        ValidateArgs,
+        ValidationResult,
+        _validate,
+        admin=True,
+    ),
 )
-"""Every tool, in the order ``tools/list`` shows them. Admin tools (issue 4) are not here yet."""
+"""Every tool, in the order ``tools/list`` shows them. Admin tools need the admin token."""

@@ -29,6 +29,9 @@ TOOLS = {
     "get_agent_health_status",
     "get_registry_metrics",
     "export_prometheus_metrics",
+    "get_available_capabilities",
+    "update_agent_capabilities",
+    "validate_capability_dependencies",
 }
 
 
@@ -223,6 +226,12 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(
             # A rejected heartbeat stored nothing.
             listed = await call(session, "list_available_agents")
             assert listed["agents"] == []
+            # Without REGISTRY_ADMIN_TOKEN the admin tools are disabled, whatever is sent.
+            refused = await session.call_tool("get_available_capabilities", {"agent_id": "a"})
+            assert refused.is_error and refused.structured_content is not None
+            assert refused.structured_content["status"] == 403
+            assert refused.structured_content["field"] == "Authorization"
+            assert "REGISTRY_ADMIN_TOKEN" in refused.content[0].text  # type: ignore[union-attr]
             # Without a bundle the config resources answer an error naming the setting.
             with pytest.raises(MCPError, match="REGISTRY_BUNDLE_DIR"):
                 await session.read_resource("registry://config/active")
