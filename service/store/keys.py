@@ -33,6 +33,20 @@ class Keys:
         """STRING with TTL = expire_after: the liveness key. Value: the hot heartbeat state."""
         return f"{self._ns(ns)}l:{agent_id}"
 
+    def agent_lifecycle(self, ns: str, agent_id: str) -> list[str]:
+        """KEYS[1..9] of heartbeat.lua and unregister.lua, in the order their headers list."""
+        return [
+            self.doc(ns, agent_id),
+            self.live(ns, agent_id),
+            self.ids(ns),
+            self.due(ns),
+            self.capver(ns),
+            self.capindex(ns),
+            self.degraded(ns),
+            self.expired(ns),
+            self.events(ns),
+        ]
+
     # Per capability.
     def providers(self, ns: str, capability: str) -> str:
         """HASH ``agent_id:function`` -> provider entry, for one capability."""

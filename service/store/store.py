@@ -161,15 +161,7 @@ class Store:
         names = enc.provided + local_deps
         _, live_prefix, prov_prefix = k.prefixes(ns)
         keys = [
-            k.doc(ns, req.agent_id),
-            k.live(ns, req.agent_id),
-            k.ids(ns),
-            k.due(ns),
-            k.capver(ns),
-            k.capindex(ns),
-            k.degraded(ns),
-            k.expired(ns),
-            k.events(ns),
+            *k.agent_lifecycle(ns, req.agent_id),
             *(k.providers(ns, c) for c in names),
             k.assignment(ns, req.agent_id),
         ]
@@ -255,15 +247,7 @@ class Store:
     async def _unregister_in(self, ns: str, agent_id: str) -> bool:
         k = self.keys
         keys = [
-            k.doc(ns, agent_id),
-            k.live(ns, agent_id),
-            k.ids(ns),
-            k.due(ns),
-            k.capver(ns),
-            k.capindex(ns),
-            k.degraded(ns),
-            k.expired(ns),
-            k.events(ns),
+            *k.agent_lifecycle(ns, agent_id),
         ]
         async with self._guard():
             done = await self.scripts.unregister(
