@@ -76,6 +76,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         if bundle is not None:
             reg.fleet = await start_fleet(reg, bundle)
             tasks.append(asyncio.create_task(reg.fleet.run(settings.config_refresh, stop)))
+            if not settings.embedded:  # one embedded replica is the only one activating
+                block = settings.redis_timeout / 2
+                tasks.append(asyncio.create_task(reg.fleet.watch(block, stop)))
             tasks.append(asyncio.create_task(drift.run(reg, settings.drift_interval, stop)))
         log.info("replica ready (revision %s)", settings.deploy_revision)
         try:

@@ -62,6 +62,8 @@ class FleetConfig:
         self._bundles: OrderedDict[str, Bundle] = OrderedDict({baked.version: baked})
         self._major: dict[tuple[str, str, str], bool] = {}
         self._published = False
+        # The refresh loop and the activation watcher must not switch bundles concurrently.
+        self._lock = asyncio.Lock()
 
     @property
     def member(self) -> str:
@@ -100,7 +102,15 @@ class FleetConfig:
             log.warning("config: Redis unavailable at start-up (%s); serving the baked bundle", exc)
 
     async def refresh(self, mode: str = "claim") -> None:
-        """One tick: keep the claim alive and switch to the fleet-active bundle if it moved."""
+        """One tick: keep the claim alive and switch to the fleet-active bundle if it moved.
+
+        ``mode="read"`` only recomputes the active bundle (after a pin, or when the watcher
+        saw another replica's activation).
+        """
+        async with self._lock:
+            await self._refresh(mode)
+
+    async def _refresh(self, mode: str) -> None:
         if not self._published:
             created = await self.store.publish(self.baked.version, self.baked.to_canonical_files())
             self._published = True
@@ -128,9 +138,11 @@ class FleetConfig:
         log.info(
             "config: active bundle %s -> %s (generation %s)", old, bundle.version, active.generation
         )
-        # Agents may report any earlier version: keep the published ones at hand for diffs.
-        await self.preload()
+        # Serve it first (agents are waiting), then load the versions agents may report,
+        # so restart_required can diff against them.
         self.on_change(bundle)
+        with contextlib.suppress(StoreUnavailable):
+            await self.preload()
 
     async def load(self, version: str) -> Bundle | None:
         """The bundle of ``version`` from memory, else from Redis (hash-verified)."""
@@ -158,6 +170,34 @@ class FleetConfig:
         """Load the most recently published bundles into memory."""
         for version, _ in (await self.store.versions())[-_CACHE:]:
             await self.load(version)
+
+    async def watch(self, block: float, stop: asyncio.Event) -> None:
+        """Follow the activation history until ``stop``: re-read the active bundle at once
+        when any replica records an activation (a rollout, a rollback, a pin).
+
+        Without it a replica would learn of an activation at its next refresh tick, and
+        agents it answers would hear up to one refresh later than the others. ``block`` (s)
+        must stay below the Redis socket timeout.
+        """
+        last: str | None = None
+        block_ms = max(1, int(block * 1000))
+        while not stop.is_set():
+            try:
+                if last is None:
+                    last = await self.store.last_activation_id()
+                newest = await self.store.wait_activation(last, block_ms)
+                if newest != last:
+                    last = newest
+                    await self.refresh("read")
+            except StoreUnavailable:
+                STORE_ERRORS.inc()
+                last = None  # Redis may have lost the stream: start again from its end
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), max(block, 0.5))
+            except Exception:  # the watcher must outlive any single bad read
+                log.exception("config watch failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), max(block, 0.5))
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Refresh every ``interval`` seconds until ``stop`` is set, then withdraw the claim.

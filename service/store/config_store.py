@@ -131,6 +131,28 @@ class ConfigStore:
             )
         return out
 
+    async def last_activation_id(self) -> str:
+        """The stream id of the newest activation ("0-0" when there is none yet)."""
+        async with self.store._guard():
+            raw: Any = await self.client.xrevrange(self.keys.history(), count=1)
+        return _s(raw[0][0]) if raw else "0-0"
+
+    async def wait_activation(self, after: str, block_ms: int) -> str:
+        """Block up to ``block_ms`` for an activation newer than ``after``; the newest id.
+
+        A blocking XREAD on the history stream: every replica learns of an activation by
+        any other replica within a round trip, instead of at its next refresh tick.
+        """
+        key = self.keys.history()
+        async with self.store._guard():
+            raw: Any = await self.client.xread({key: after}, count=100, block=block_ms)
+        newest = after
+        streams = raw.values() if isinstance(raw, dict) else (e for _, e in raw or ())
+        for entries in streams:  # RESP3 answers a map, RESP2 a list of pairs
+            for sid, _fields in entries:
+                newest = _s(sid)
+        return newest
+
     async def claims(self) -> list[tuple[str, int]]:
         """Live claim members with their expiry (ms), for the versions view."""
         async with self.store._guard():
