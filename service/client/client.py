@@ -101,6 +101,7 @@ class RegistryClient:
         self.current = 0  # index into urls
         self.registered = False
         self._need_post = True
+        self._failing = False
         self._stop = asyncio.Event()
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
@@ -126,9 +127,15 @@ class RegistryClient:
     async def run(self) -> None:
         """Heartbeat until :meth:`stop`; raises :class:`RestartRequired` (see module doc)."""
         await self.load_cache()
+        loop = asyncio.get_running_loop()
         try:
             while not self._stop.is_set():
+                started = loop.time()
                 delay = await self.tick()
+                if not self._failing:
+                    # Fixed rate: the interval counts from the start of the previous heartbeat,
+                    # so round trips do not stretch the period and phases stay spread out.
+                    delay = max(0.0, started + delay - loop.time())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), delay)
         finally:
@@ -149,7 +156,7 @@ class RegistryClient:
         url = self.urls[self.current]
         try:
             if not self._need_post:
-                r = await self._http.head(f"{url}/heartbeat/{self.agent_id}")
+                r = await self._send("HEAD", f"{url}/heartbeat/{self.agent_id}")
                 if r.status_code == 200:
                     return self._ok()
                 if r.status_code in (202, 410, 404):
@@ -159,19 +166,36 @@ class RegistryClient:
                 else:
                     log.warning("registry answered HEAD with %s; sending a POST", r.status_code)
                     self._need_post = True
-            r = await self._http.post(f"{url}/heartbeat", json=self._body())
+            failed = await self._post(url)
+            if failed is None and self._need_post:
+                # Something was applied: report the new versions now rather than one
+                # interval later, so /drift and the HEAD check see the agent converged.
+                failed = await self._post(url)
         except httpx.HTTPError as exc:
             return self._failed(f"{type(exc).__name__}: {exc}")
+        return self._ok() if failed is None else self._failed(failed)
+
+    async def _post(self, url: str) -> str | None:
+        """One full POST, applying its answer; why it failed, or ``None``."""
+        r = await self._send("POST", f"{url}/heartbeat", json=self._body())
         if r.status_code >= 500:
-            return self._failed(f"POST answered {r.status_code}")
+            return f"POST answered {r.status_code}"
         if r.status_code != 200:
             # A rejected registration will not fix itself by retrying fast.
             log.error("registry rejected the heartbeat (%s): %s", r.status_code, r.text[:500])
-            return self._failed(f"POST answered {r.status_code}")
+            return f"POST answered {r.status_code}"
         self._need_post = False
         self.registered = True
         await self._apply(r.json())
-        return self._ok()
+        return None
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, **kwargs)
+        except httpx.RemoteProtocolError:
+            # A kept-alive connection the server (or a load balancer) closed as we reused
+            # it: retry once on a fresh one. Heartbeats are idempotent, so this is safe.
+            return await self._http.request(method, url, **kwargs)
 
     def _body(self) -> dict[str, Any]:
         body = dict(self.registration)
@@ -183,11 +207,13 @@ class RegistryClient:
 
     def _ok(self) -> float:
         self.backoff.reset()
+        self._failing = False
         return self.interval
 
     def _failed(self, why: str) -> float:
         # Keep every piece of state (wiring included) and try the next registry URL.
         self.current = (self.current + 1) % len(self.urls)
+        self._failing = True
         delay = self.backoff.next_delay()
         log.warning(
             "registry call failed (%s); next try %s in %.2fs", why, self.urls[self.current], delay

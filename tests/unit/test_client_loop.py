@@ -1,0 +1,86 @@
+"""RegistryClient's heartbeat step against a scripted transport (no sockets, no timing)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from service.client import ConfigUpdate, RegistryClient
+
+REG = {"agent_id": "a-1", "name": "worker", "profile": "worker", "tools": []}
+
+
+def _answer(version: str, *, changed: bool) -> dict[str, Any]:
+    config: dict[str, Any] = {"version": version, "generation": 5, "changed": changed}
+    if changed:
+        config |= {"payload": {"greeting": "hi"}, "restart_required": False}
+    return {
+        "status": "success",
+        "dependencies_resolved": {},
+        "lease": {"ttl_ms": 20000, "interval_ms": 5000},
+        "config": config,
+    }
+
+
+class Script:
+    """Answers requests from a list of callables and records what was sent."""
+
+    def __init__(self, *steps: Any) -> None:
+        self.steps = list(steps)
+        self.seen: list[tuple[str, str, dict[str, Any] | None]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.seen.append((request.method, request.url.path, body))
+        out: httpx.Response = self.steps.pop(0)(request)
+        return out
+
+
+def _client(script: Script, **kwargs: Any) -> RegistryClient:
+    return RegistryClient(
+        ["http://r1", "http://r2"], REG, transport=httpx.MockTransport(script), **kwargs
+    )
+
+
+async def test_applied_config_is_reported_in_the_same_tick() -> None:
+    applied: list[ConfigUpdate] = []
+    script = Script(
+        lambda r: httpx.Response(200, json=_answer("sha256:v1", changed=True)),
+        lambda r: httpx.Response(200, json=_answer("sha256:v1", changed=False)),
+    )
+    client = _client(script, on_config=applied.append)
+    assert await client.tick() == 5.0  # the lease's interval
+    assert [u.version for u in applied] == ["sha256:v1"]
+    # The second POST tells the registry (and /drift) the agent runs v1 now.
+    assert [(m, p) for m, p, _ in script.seen] == [("POST", "/heartbeat"), ("POST", "/heartbeat")]
+    assert "config_version" not in (script.seen[0][2] or {})
+    assert (script.seen[1][2] or {})["config_version"] == "sha256:v1"
+    # Nothing left to report: the next tick is a HEAD.
+    script.steps.append(lambda r: httpx.Response(200))
+    await client.tick()
+    assert script.seen[-1][:2] == ("HEAD", "/heartbeat/a-1")
+
+
+async def test_a_connection_closed_under_reuse_is_retried_once_on_the_same_registry() -> None:
+    def closed(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    script = Script(closed, lambda r: httpx.Response(200, json=_answer("sha256:v1", changed=False)))
+    client = _client(script)
+    await client.tick()
+    assert client.current == 0  # no failover, no backoff
+    assert client.registered
+    assert [p for _, p, _ in script.seen] == ["/heartbeat", "/heartbeat"]
+
+
+async def test_two_closed_connections_in_a_row_fail_over() -> None:
+    def closed(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    client = _client(Script(closed, closed))
+    delay = await client.tick()
+    assert client.current == 1  # the next URL
+    assert 0 < delay <= client.backoff.cap
+    assert not client.registered
