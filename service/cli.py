@@ -73,6 +73,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
         "proxy_headers": True,
         "timeout_graceful_shutdown": 10,
+        # Longer than any heartbeat interval (and than a load balancer's idle timeout), so
+        # a server never closes a kept-alive connection just as an agent reuses it.
+        "timeout_keep_alive": settings.keepalive_timeout,
     }
 
 

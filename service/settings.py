@@ -67,6 +67,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    keepalive_timeout: float = 75.0
     thresholds: Thresholds = field(default_factory=Thresholds)
     bundle_dir: Path | None = None
     deploy_revision: int = 0
@@ -142,6 +143,7 @@ class Settings:
             host=e.text("REGISTRY_HOST") or "127.0.0.1",
             port=e.integer("REGISTRY_PORT", 8000, minimum=0, maximum=65535),
             workers=e.integer("REGISTRY_WORKERS", 1, minimum=1, maximum=256),
+            keepalive_timeout=e.number("REGISTRY_KEEPALIVE_TIMEOUT", 75.0, minimum=1),
             thresholds=thresholds,
             bundle_dir=Path(bundle) if bundle else None,
             deploy_revision=e.integer("REGISTRY_DEPLOY_REVISION", 0, minimum=0),

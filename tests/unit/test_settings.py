@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from service.cli import server_options
 from service.settings import Settings, SettingsError, Thresholds
 
 
@@ -15,6 +16,8 @@ def test_defaults_use_embedded_store_and_mcp_mesh_timers() -> None:
     assert s.redis_url is None
     assert s.thresholds == Thresholds(5.0, 10.0, 20.0, 300.0)
     assert (s.host, s.port, s.workers) == ("127.0.0.1", 8000, 1)
+    # Above the default 5 s heartbeat interval: uvicorn's own 5 s default races with it.
+    assert server_options(s)["timeout_keep_alive"] == 75.0
 
 
 def test_values_are_parsed() -> None:
@@ -23,6 +26,7 @@ def test_values_are_parsed() -> None:
             "REGISTRY_REDIS_URL": "redis://10.0.0.1:6380/2",
             "REGISTRY_PORT": "9000",
             "REGISTRY_WORKERS": "4",
+            "REGISTRY_KEEPALIVE_TIMEOUT": "120",
             "REGISTRY_HEARTBEAT_INTERVAL": "2.5",
             "REGISTRY_DEGRADED_AFTER": "6",
             "REGISTRY_EXPIRE_AFTER": "12.5",
@@ -35,6 +39,7 @@ def test_values_are_parsed() -> None:
     assert not s.embedded
     assert s.thresholds == Thresholds(2.5, 6.0, 12.5, 60.0)
     assert (s.port, s.workers, s.deploy_revision) == (9000, 4, 7)
+    assert server_options(s)["timeout_keep_alive"] == 120.0
     assert s.bundle_dir == Path("/app/bundle")
     assert s.agent_tokens == ("a", "b", "c")
 
