@@ -68,9 +68,9 @@ def capabilities_block(
 ) -> tuple[CapabilityDelivery | None, bool]:
     """The agent's capability set, and whether an assignment it reports was lost.
 
-    A lost assignment (the agent reports an ``a:`` version Redis no longer holds) can only
-    mean Redis lost data: the agent falls back to its profile's defaults, and the caller
-    records a metric and a warning event.
+    A lost assignment (the agent reports an ``a:`` version Redis no longer holds) means Redis
+    lost data, or the agent was unregistered or purged since: the agent falls back to its
+    profile's defaults, and the caller records a metric and a warning event.
     """
     reported = req.capabilities_version
     lost = False
@@ -94,7 +94,7 @@ def capabilities_block(
         ASSIGNMENTS_LOST.inc()
         log.warning(
             "agent %s reports capability assignment %s that the store no longer holds"
-            " (Redis lost data? it needs AOF persistence)",
+            " (unregistered or purged since, or Redis lost data: it needs AOF persistence)",
             req.agent_id,
             reported,
         )

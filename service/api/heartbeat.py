@@ -94,7 +94,8 @@ async def _with_config(
     """Add the config and capability blocks (from memory; no further Redis call)."""
     caps, lost = capabilities_block(fleet.active, profile, req, assignment)
     if lost:
-        # Rare by construction (Redis lost data), so this one extra write is acceptable.
+        # Rare by construction (Redis lost data, or the agent returns after a purge), so this
+        # one extra write is acceptable.
         with contextlib.suppress(StoreUnavailable):
             await fleet.store.note_event(
                 req.namespace, "assignment-lost", req.agent_id, req.capabilities_version or ""

@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_NAMESPACE = "default"
+# Names of the per-namespace ``noted`` hashes (one field per agent). Listed here so that
+# unregistering or purging an agent can drop its field from each of them.
+NOTED = ("drift",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,11 @@ class Keys:
             self.expired(ns),
             self.events(ns),
         ]
+
+    def agent_leftovers(self, ns: str, agent_id: str) -> list[str]:
+        """The agent's state outside its record, dropped when it is unregistered or purged
+        (never on a mere expiry): its runtime assignment, then every ``noted`` hash."""
+        return [self.assignment(ns, agent_id), *self.noted_hashes(ns)]
 
     # Per capability.
     def providers(self, ns: str, capability: str) -> str:
@@ -131,10 +139,24 @@ class Keys:
     def assignment(self, ns: str, agent_id: str) -> str:
         """STRING JSON ``{"v": version, "caps": [...]}``: runtime capability assignment.
 
-        No TTL: it is the one piece of state agents cannot restore (needs Redis AOF).
+        No TTL: it is the one piece of state agents cannot restore (needs Redis AOF). It
+        survives an expiry (the agent may come back); unregister and purge delete it.
         """
         return f"{self._ns(ns)}asg:{agent_id}"
 
+    def assignment_prefix(self, ns: str) -> str:
+        """Prefix of :meth:`assignment` keys, for the sweep's purge (ids are data there)."""
+        return f"{self._ns(ns)}asg:"
+
     def noted(self, ns: str, name: str) -> str:
-        """HASH agent_id -> value already reported for ``name`` (drift events fire once)."""
+        """HASH agent_id -> value already reported for ``name`` (drift events fire once).
+
+        ``name`` must be one of :data:`NOTED`, so unregister and purge find the agent's field.
+        """
+        if name not in NOTED:
+            raise ValueError(f"unknown noted hash {name!r}: list it in keys.NOTED")
         return f"{self._ns(ns)}noted:{name}"
+
+    def noted_hashes(self, ns: str) -> list[str]:
+        """Every ``noted`` hash of ``ns``."""
+        return [self.noted(ns, name) for name in NOTED]

@@ -246,9 +246,7 @@ class Store:
 
     async def _unregister_in(self, ns: str, agent_id: str) -> bool:
         k = self.keys
-        keys = [
-            *k.agent_lifecycle(ns, agent_id),
-        ]
+        keys = [*k.agent_lifecycle(ns, agent_id), *k.agent_leftovers(ns, agent_id)]
         async with self._guard():
             done = await self.scripts.unregister(
                 keys=keys, args=[agent_id, k.prefixes(ns)[2], self.events_maxlen]
@@ -366,12 +364,18 @@ class Store:
                 k.degraded(ns),
                 k.expired(ns),
                 k.events(ns),
+                *k.noted_hashes(ns),
+            ]
+            args: list[Any] = [
+                limit,
+                doc_prefix,
+                live_prefix,
+                prov_prefix,
+                self.events_maxlen,
+                k.assignment_prefix(ns),
             ]
             async with self._guard():
-                out = await self.scripts.sweep(
-                    keys=keys,
-                    args=[limit, doc_prefix, live_prefix, prov_prefix, self.events_maxlen],
-                )
+                out = await self.scripts.sweep(keys=keys, args=args)
             for i in range(4):
                 totals[i] += int(out[i])
             if int(out[2]):
