@@ -129,9 +129,10 @@ async def check_once(reg: Registry) -> DriftReport:
         if d.drifted_ms <= reg.settings.drift_after_intervals * interval_ms:
             continue
         # One event per agent and active version, whichever replica notices first.
-        if await fleet.store.once(d.namespace, "drift", d.agent_id, report.active_version):
-            detail = f"reports {d.version}, active {report.active_version} for {d.drifted_ms} ms"
-            await fleet.store.note_event(d.namespace, "drift", d.agent_id, detail)
+        detail = f"reports {d.version}, active {report.active_version} for {d.drifted_ms} ms"
+        if await fleet.store.note_once(
+            d.namespace, "drift", d.agent_id, report.active_version, detail
+        ):
             log.warning("agent %s drifted: %s", d.agent_id, detail)
     return report
 

@@ -54,6 +54,7 @@ class _Scripts:
     publish_bundle: AsyncScript
     claim_active: AsyncScript
     assign_capabilities: AsyncScript
+    note_once: AsyncScript
 
     @classmethod
     def register(cls, client: AnyRedis) -> _Scripts:
@@ -193,12 +194,16 @@ class ConfigStore:
                 approximate=True,
             )
 
-    async def once(self, ns: str, name: str, agent_id: str, value: str) -> bool:
-        """True the first time ``agent_id`` reaches ``value`` for ``name`` (dedupes events)."""
-        key = self.keys.noted(ns, name)
+    async def note_once(self, ns: str, name: str, agent_id: str, value: str, detail: str) -> bool:
+        """Record a ``name`` event for ``agent_id`` the first time it reaches ``value``.
+
+        One script: when every replica notices the same drift, exactly one records the event
+        (True); the others, and any later pass, get False.
+        """
+        k = self.keys
         async with self.store._guard():
-            old = await self.client.hget(key, agent_id)
-            if old is not None and _s(old) == value:
-                return False
-            await self.client.hset(key, agent_id, value)
-        return True
+            new = await self.scripts.note_once(
+                keys=[k.noted(ns, name), k.events(ns)],
+                args=[agent_id, value, name, detail, self.store.events_maxlen],
+            )
+        return bool(new)

@@ -60,7 +60,7 @@ async def _setup(
     await c.post("/heartbeat", json=worker(agent_id, config_version=bundle.version))
     r = await c.put(f"/admin/agents/{agent_id}/capabilities", json=FORECAST, headers=ADMIN)
     assert r.status_code == 200, r.text
-    assert await config.once(NS, "drift", agent_id, bundle.version)
+    assert await config.note_once(NS, "drift", agent_id, bundle.version, "test")
     return str(r.json()["version"])
 
 
@@ -92,7 +92,7 @@ async def test_unregister_drops_the_agents_assignment_and_noted_fields_only(
         # Registering again starts from the profile's defaults; no drift event is swallowed.
         again = (await c.post("/heartbeat", json=worker("w-1"))).json()
         assert again["capabilities"]["source"] == "profile"
-        assert await config.once(NS, "drift", "w-1", bundle.version)
+        assert await config.note_once(NS, "drift", "w-1", bundle.version, "test")
 
 
 async def test_unregister_of_an_unknown_agent_still_drops_its_leftovers(
