@@ -49,9 +49,18 @@ class CapabilitiesBody(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class PinBody(msgspec.Struct, kw_only=True, frozen=True):
-    """``PUT /admin/config/pin``."""
+    """``PUT /admin/config/pin``: a published bundle version."""
 
-    version: Annotated[str, Meta(min_length=1, max_length=80)]
+    version: Annotated[str, Meta(pattern=r"^sha256:[0-9a-f]{64}$")]
+
+
+class PinState(msgspec.Struct, kw_only=True, frozen=True):
+    """Answer of the pin endpoints: the pin, and the active bundle it results in."""
+
+    pinned: str | None
+    active: str
+    generation: int
+    source: str
 
 
 class CapabilitiesUpdated(msgspec.Struct, kw_only=True, frozen=True):
@@ -216,21 +225,39 @@ class AdminController(Controller):
         return validate_capability(reg, decode_json(await request.body(), _any))
 
     @put("/config/pin", summary="Pin a published version as active (manual override)")
-    async def pin(self, request: Request[Any, Any, State]) -> dict[str, Any]:
+    async def pin(self, request: Request[Any, Any, State]) -> PinState:
         """Override the highest-live-revision rule until the pin is deleted."""
         reg = Registry.of(request.app.state)
         require_admin(request, reg)
         fleet = _fleet(reg)
         body = decode_json(await request.body(), _pin)
-        if not await fleet.store.is_published(body.version):
-            raise NotFound(f"version {body.version!r} was never published", field="version")
+        # Loaded (hash-verified) before pinning: every replica can then switch to it.
+        if await fleet.load(body.version) is None:
+            raise InvalidInput(
+                f"version: {body.version} is not a published, verifiable bundle"
+                " (GET /config/versions lists the published versions)",
+                field="version",
+            )
         await fleet.store.set_pin(body.version)
-        return {"pinned": body.version}
+        return await _applied(fleet, body.version)
 
     @delete("/config/pin", status_code=200, summary="Remove the pin")
-    async def unpin(self, request: Request[Any, Any, State]) -> dict[str, Any]:
+    async def unpin(self, request: Request[Any, Any, State]) -> PinState:
         """Back to the highest live revision."""
         reg = Registry.of(request.app.state)
         require_admin(request, reg)
-        await _fleet(reg).store.set_pin(None)
-        return {"pinned": None}
+        fleet = _fleet(reg)
+        await fleet.store.set_pin(None)
+        return await _applied(fleet, None)
+
+
+async def _applied(fleet: FleetConfig, pinned: str | None) -> PinState:
+    """Recompute the active bundle now rather than at the next refresh tick.
+
+    This replica serves the result before it answers; the activation it records reaches
+    every other replica's history watcher within a round trip.
+    """
+    await fleet.refresh("read")
+    return PinState(
+        pinned=pinned, active=fleet.active.version, generation=fleet.generation, source=fleet.source
+    )
