@@ -1,0 +1,125 @@
+"""Redis loses its data under a running replica (FLUSHALL, or a restart without persistence):
+the replica republishes its baked bundle and reclaims active within a few refresh periods,
+keeps serving config meanwhile, and what it writes again is byte-for-byte the bundle."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from config_bundles import worker_bundle
+from support import RedisServer, RegistryProcess, eventually, start_registry
+
+from service.bundle import bundle_from_files
+from service.store.keys import Keys
+
+pytestmark = pytest.mark.timeout(60)
+
+REFRESH = 0.2
+KEYS = Keys()
+
+
+@pytest.fixture
+def replicas() -> Iterator[list[RegistryProcess]]:
+    started: list[RegistryProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def _registration(agent_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "agent_id": agent_id,
+        "name": "worker",
+        "profile": "worker",
+        "http_host": "127.0.0.1",
+        "http_port": 9100,
+        "tools": [{"function_name": "search", "capability": "search"}],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("loss", ["flushall", "restart"])
+async def test_replica_republishes_its_bundle_after_redis_lost_its_data(
+    tmp_path: Path, own_redis: RedisServer, replicas: list[RegistryProcess], loss: str
+) -> None:
+    a = worker_bundle(tmp_path / "a")
+    assert a.path is not None
+    reg = start_registry(
+        tmp_path,
+        REGISTRY_REDIS_URL=own_redis.url,
+        REGISTRY_BUNDLE_DIR=str(a.path),
+        REGISTRY_DEPLOY_REVISION="3",
+        REGISTRY_CONFIG_REFRESH=str(REFRESH),
+        REGISTRY_CONFIG_CLAIM_TTL="1.0",
+        REGISTRY_LOG_LEVEL="warning",
+    )
+    replicas.append(reg)
+    raw = aioredis.Redis.from_url(own_redis.url)
+    async with httpx.AsyncClient(base_url=reg.url) as http:
+        try:
+            before = (await http.post("/heartbeat", json=_registration("w-1"))).json()
+            assert before["config"]["version"] == a.version
+            assert await raw.exists(KEYS.bundle(a.version))
+
+            if loss == "flushall":
+                await raw.flushall()
+                await raw.script_flush()
+            else:
+                await raw.aclose()
+                own_redis.stop()
+                own_redis.start()  # same port, nothing persisted
+                raw = aioredis.Redis.from_url(own_redis.url)
+            assert not await raw.exists(KEYS.bundle(a.version))
+            lost_at = time.monotonic()
+
+            # Meanwhile the replica keeps serving the bundle from memory.
+            assert (await http.get("/config/active")).json()["version"] == a.version
+
+            async def republished() -> bool:
+                active = await raw.get(KEYS.active())
+                return active is not None and active.decode().endswith(f"|3|{a.version}|claim")
+
+            await eventually(republished, timeout=5)
+            # Publish, then claim: two refresh ticks; allow a few more for scheduling and
+            # (after a restart) the reconnection.
+            assert time.monotonic() - lost_at < 10 * REFRESH
+
+            # What Redis holds again is exactly the baked bundle, and it verifies.
+            files = {
+                k.decode(): bytes(v) for k, v in (await raw.hgetall(KEYS.bundle(a.version))).items()
+            }
+            assert files == a.to_canonical_files()
+            assert bundle_from_files(files).version == a.version
+            assert [v.decode() for v in await raw.zrange(KEYS.versions(), 0, -1)] == [a.version]
+            claims = [m.decode() for m in await raw.zrange(KEYS.claims(), 0, -1)]
+            assert len(claims) == 1 and claims[0].startswith(f"3|{a.version}|")
+
+            versions = (await http.get("/config/versions")).json()
+            assert versions["active"]["version"] == a.version
+            assert versions["active"]["source"] == "claim"
+            assert [v["version"] for v in versions["versions"]] == [a.version]
+            (activation,) = versions["history"]  # the history starts again
+            assert (activation["version"], activation["previous"]) == (a.version, None)
+            assert (await http.get("/config/active")).json() == a.manifest
+            profile = (await http.get("/config/profiles/worker")).json()
+            assert profile == a.profiles["worker"]
+
+            # The agent's record went with the data: HEAD says so, and a POST re-registers
+            # it and still carries the config, with a generation that never steps back.
+            assert (await http.head("/heartbeat/w-1")).status_code == 410
+            after = await http.post("/heartbeat", json=_registration("w-1"))
+            assert after.status_code == 200
+            config = after.json()["config"]
+            assert config["version"] == a.version
+            assert config["payload"] == a.profiles["worker"]
+            assert config["generation"] > before["config"]["generation"]
+            steady = _registration("w-1", config_version=a.version)
+            assert (await http.post("/heartbeat", json=steady)).json()["config"]["changed"] is False
+        finally:
+            await raw.aclose()
