@@ -1,8 +1,9 @@
 """Config drift: which live agents run a config version other than the fleet-active one.
 
 Reading every agent of a namespace is O(agents); that is fine on this admin/read path and
-in the background loop that feeds the ``registry_config_convergence_ratio`` gauge, and it
-never happens on the heartbeat path.
+in the background loop that feeds the ``registry_config_convergence_ratio`` gauge, which only
+the holder of a Redis lease runs (the other replicas publish its shared report). It never
+happens on the heartbeat path.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import msgspec
 
 from service.api.deps import Registry
 from service.errors import StoreUnavailable
-from service.metrics import CONVERGENCE, DRIFTED, STORE_ERRORS
+from service.metrics import CONVERGENCE, DRIFT_LEADER, DRIFTED, STORE_ERRORS
 
 log = logging.getLogger("service.drift")
 _PAGE = 500
+_LEASE_PASSES = 3  # a leader that misses this many passes hands over to another replica
 
 
 class ProfileDrift(msgspec.Struct, kw_only=True):
@@ -115,12 +117,20 @@ async def compute(reg: Registry, namespace: str | None = None) -> tuple[DriftRep
     return DriftReport(active_version=active, generation=generation, profiles=profiles), drifted
 
 
-async def check_once(reg: Registry) -> DriftReport:
-    """Publish the gauges and record a ``drift`` event for agents drifted too long."""
-    report, drifted = await compute(reg)
+_report_codec = msgspec.json.Decoder(DriftReport)
+
+
+def publish_gauges(report: DriftReport) -> None:
+    """Set the per-profile convergence and drifted-agent gauges from ``report``."""
     for p in report.profiles:
         CONVERGENCE.labels(profile=p.profile).set(p.convergence_ratio)
         DRIFTED.labels(profile=p.profile).set(sum(len(v) for v in p.on_other.values()))
+
+
+async def check_once(reg: Registry) -> DriftReport:
+    """Publish the gauges and record a ``drift`` event for agents drifted too long."""
+    report, drifted = await compute(reg)
+    publish_gauges(report)
     fleet = reg.fleet
     if fleet is None:
         return report
@@ -137,6 +147,31 @@ async def check_once(reg: Registry) -> DriftReport:
     return report
 
 
+async def pass_once(reg: Registry, interval: float) -> bool:
+    """One pass of the loop; True when this replica led it.
+
+    Only the holder of the drift lease reads every agent (O(fleet)); it shares the report
+    through Redis and the other replicas publish the same gauges from it, so N replicas
+    cost one fleet scan per interval, not N. A leader that stops renewing hands over after
+    ``_LEASE_PASSES`` intervals.
+    """
+    fleet = reg.fleet
+    if fleet is None:
+        await check_once(reg)
+        return True
+    lease_ms = int(interval * 1000 * _LEASE_PASSES)
+    leader = await fleet.store.lead("drift", fleet.replica, lease_ms)
+    DRIFT_LEADER.set(1 if leader else 0)
+    if leader:
+        report = await check_once(reg)
+        await fleet.store.save_drift(msgspec.json.encode(report), lease_ms)
+        return True
+    shared = await fleet.store.load_drift()
+    if shared is not None:
+        publish_gauges(_report_codec.decode(shared))
+    return False
+
+
 async def run(reg: Registry, interval: float, stop: asyncio.Event) -> None:
     """Check drift every ``interval`` seconds until ``stop`` is set (stopped by event)."""
     while not stop.is_set():
@@ -145,7 +180,7 @@ async def run(reg: Registry, interval: float, stop: asyncio.Event) -> None:
         if stop.is_set():
             return
         try:
-            await check_once(reg)
+            await pass_once(reg, interval)
         except StoreUnavailable:
             STORE_ERRORS.inc()
         except Exception:  # the loop must outlive any single bad pass

@@ -63,6 +63,11 @@ DRIFTED = Gauge(
     ["profile"],
     multiprocess_mode="livemax",
 )
+DRIFT_LEADER = Gauge(
+    "registry_drift_leader",
+    "1 while this replica holds the drift lease (computes drift for the fleet), else 0.",
+    multiprocess_mode="livemax",
+)
 ASSIGNMENTS_LOST = Counter(
     "registry_capability_assignments_lost_total",
     "Agents that reported a runtime capability assignment the store no longer holds"

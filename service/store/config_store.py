@@ -55,6 +55,7 @@ class _Scripts:
     claim_active: AsyncScript
     assign_capabilities: AsyncScript
     note_once: AsyncScript
+    lead: AsyncScript
 
     @classmethod
     def register(cls, client: AnyRedis) -> _Scripts:
@@ -153,6 +154,23 @@ class ConfigStore:
             for sid, _fields in entries:
                 newest = _s(sid)
         return newest
+
+    async def lead(self, task: str, replica: str, lease_ms: int) -> bool:
+        """Take or renew the leader lease of ``task``; True while this replica holds it."""
+        async with self.store._guard():
+            held = await self.scripts.lead(keys=[self.keys.lock(task)], args=[replica, lease_ms])
+        return bool(held)
+
+    async def save_drift(self, report: bytes, ttl_ms: int) -> None:
+        """Share the leader's drift report with the other replicas (expires with the leader)."""
+        async with self.store._guard():
+            await self.client.set(self.keys.drift_report(), report, px=ttl_ms)
+
+    async def load_drift(self) -> bytes | None:
+        """The last shared drift report, if a leader wrote one recently."""
+        async with self.store._guard():
+            raw: Any = await self.client.get(self.keys.drift_report())
+        return _b(raw) if raw else None
 
     async def claims(self) -> list[tuple[str, int]]:
         """Live claim members with their expiry (ms), for the versions view."""

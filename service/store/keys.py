@@ -136,6 +136,10 @@ class Keys:
         """STREAM: capped history of activations (time, revision, version, replica)."""
         return f"{self._cfg()}history"
 
+    def drift_report(self) -> str:
+        """STRING JSON: the last fleet-wide drift report, written by the drift leader (TTL)."""
+        return f"{self._cfg()}drift"
+
     def assignment(self, ns: str, agent_id: str) -> str:
         """STRING JSON ``{"v": version, "caps": [...]}``: runtime capability assignment.
 
