@@ -122,15 +122,16 @@ class FleetConfig:
         if not active.version:
             return
         if active.version != self.active.version:
-            await self._switch(active)
+            if not await self._switch(active):
+                return  # still serving the previous bundle: keep describing that one
         elif active.generation != self.generation:
             self.generation = active.generation
         self.active_revision, self.source = active.revision, active.source
 
-    async def _switch(self, active: Active) -> None:
+    async def _switch(self, active: Active) -> bool:
         bundle = await self.load(active.version)
         if bundle is None:
-            return  # not (yet) loadable: keep serving the current one and retry next tick
+            return False  # not (yet) loadable: keep serving the current one, retry next tick
         old = self.active.version
         self.active, self.generation = bundle, active.generation
         ACTIVE_CONFIG.labels(version=old).set(0)
@@ -143,6 +144,7 @@ class FleetConfig:
         self.on_change(bundle)
         with contextlib.suppress(StoreUnavailable):
             await self.preload()
+        return True
 
     async def load(self, version: str) -> Bundle | None:
         """The bundle of ``version`` from memory, else from Redis (hash-verified)."""

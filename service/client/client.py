@@ -184,9 +184,16 @@ class RegistryClient:
             # A rejected registration will not fix itself by retrying fast.
             log.error("registry rejected the heartbeat (%s): %s", r.status_code, r.text[:500])
             return f"POST answered {r.status_code}"
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            # Not the registry (an ingress error page, a misrouted URL): try another one.
+            return f"POST answered 200 without a JSON object ({r.headers.get('content-type')})"
         self._need_post = False
         self.registered = True
-        await self._apply(r.json())
+        await self._apply(body)
         return None
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -84,3 +84,16 @@ async def test_two_closed_connections_in_a_row_fail_over() -> None:
     assert client.current == 1  # the next URL
     assert 0 < delay <= client.backoff.cap
     assert not client.registered
+
+
+async def test_a_200_that_is_not_a_json_object_fails_over_instead_of_ending_the_loop() -> None:
+    script = Script(
+        lambda r: httpx.Response(200, text="<html>ingress</html>"),
+        lambda r: httpx.Response(200, json=["not", "an", "object"]),
+    )
+    client = _client(script)
+    assert 0 < await client.tick() <= client.backoff.cap
+    assert client.current == 1 and not client.registered
+    await client.tick()
+    assert client.current == 0 and not client.registered
+    assert client.state.wiring is None
