@@ -75,6 +75,10 @@ loadtest: $(STAMP) redis-server ## Locust: Redis + 2 replicas, mixed scenario (6
 bench: $(STAMP) redis-server ## Benchmark: ratios vs the framework ceiling, 1k/100k agents (wrk) -> loadtests/results/latest.json
 	$(PY) -m loadtests.bench
 
+.PHONY: bench-propagation
+bench-propagation: $(STAMP) redis-server ## Benchmark: a new active config reaching 1,000 RegistryClients (p50/p99/max vs the interval)
+	$(PY) -m loadtests.bench_propagation --agents 1000 --interval 5 --histogram
+
 .PHONY: bench-peer
 bench-peer: $(STAMP) redis-server ## Benchmark: same HEAD/POST workload against the MCP Mesh reference registry (npm pack)
 	$(PY) -m loadtests.peer

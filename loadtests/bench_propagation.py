@@ -8,7 +8,7 @@ moves to it, as in a rolling update. For every agent it measures the time from B
 activation (the Redis time recorded in the activation history) to the moment the agent's
 ``on_config`` callback ran with B, and prints p50/p99/max against the heartbeat interval.
 
-    .venv/bin/python loadtests/bench_propagation.py --agents 1000 --interval 5
+    make bench-propagation   # = python -m loadtests.bench_propagation --agents 1000 --interval 5
 
 Exit status: 0 when every agent applied B (the verdict against the one-interval budget is
 printed, not enforced: timing belongs to the reader, not to CI), 1 otherwise.

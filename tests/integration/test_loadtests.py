@@ -93,3 +93,19 @@ def test_bench_dry_run_writes_every_figure(tmp_path: Path) -> None:
     assert data["head_calls"]["requests"] == 50
     assert data["memory"]["agents"] == 150
     assert "| head_vs_trivial |" in out.stdout
+
+
+def test_propagation_bench_dry_run_reaches_every_agent() -> None:
+    out = _run(
+        "loadtests.bench_propagation",
+        "--agents",
+        "20",
+        "--interval",
+        "0.5",
+        "--procs",
+        "2",
+        timeout=110,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reached 20/20 agents" in out.stdout
+    assert "propagation after activation: min=" in out.stdout
