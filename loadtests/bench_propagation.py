@@ -300,7 +300,7 @@ def main() -> None:
     parser.add_argument(
         "--refresh", type=float, default=1.0, help="REGISTRY_CONFIG_REFRESH (the default)"
     )
-    parser.add_argument("--procs", type=int, default=4, help="agent worker processes")
+    parser.add_argument("--procs", type=int, default=2, help="agent worker processes")
     parser.add_argument("--histogram", action="store_true", help="print the distribution")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
