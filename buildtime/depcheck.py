@@ -8,13 +8,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from buildtime.depgraph import Graph
 from buildtime.issues import Issue
 from buildtime.semver import ConstraintError, parse_constraint
 
-__all__ = ["Source", "check_all", "resolve_pointer"]
+__all__ = ["Checker", "Source", "check_all", "resolve_pointer"]
 
 _MISSING = object()
 # Keys whose string values look like credentials: those belong in `secrets:` references.
@@ -47,48 +48,6 @@ def resolve_pointer(doc: Any, pointer: str) -> Any:
 def _present(doc: Any, pointer: str) -> bool:
     value = resolve_pointer(doc, pointer)
     return value is not _MISSING and value is not None
-
-
-@dataclass
-class _Graph:
-    """Required-dependency edges between capabilities, each with where it was declared."""
-
-    edges: dict[str, list[str]] = field(default_factory=dict)
-    origin: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-
-    def add(self, a: str, b: str, file: str, pointer: str) -> None:
-        if (a, b) not in self.origin:
-            self.edges.setdefault(a, []).append(b)
-            self.origin[(a, b)] = (file, pointer)
-
-    def cycles(self) -> list[list[str]]:
-        """One path per distinct cycle, found by iterative DFS (chains may be long)."""
-        state: dict[str, int] = {}  # 1 on the stack, 2 done
-        found: dict[frozenset[str], list[str]] = {}
-        for start in sorted(self.edges):
-            if state.get(start):
-                continue
-            stack: list[tuple[str, int]] = [(start, 0)]
-            path: list[str] = [start]
-            state[start] = 1
-            while stack:
-                node, i = stack[-1]
-                targets = self.edges.get(node, [])
-                if i == len(targets):
-                    stack.pop()
-                    path.pop()
-                    state[node] = 2
-                    continue
-                stack[-1] = (node, i + 1)
-                nxt = targets[i]
-                if state.get(nxt) == 1:
-                    cycle = [*path[path.index(nxt) :], nxt]
-                    found.setdefault(frozenset(cycle), cycle)
-                elif not state.get(nxt):
-                    state[nxt] = 1
-                    stack.append((nxt, 0))
-                    path.append(nxt)
-        return list(found.values())
 
 
 def _check_dependency(
@@ -141,7 +100,7 @@ def _check_profile(
     catalog: Mapping[str, Any],
     caps: Mapping[str, Mapping[str, Any]],
     versions: Mapping[str, list[str]],
-    graph: _Graph,
+    graph: Graph,
 ) -> list[Issue]:
     issues: list[Issue] = []
     for i, cap in enumerate(payload["capabilities"]):
@@ -256,27 +215,93 @@ def _check_thresholds(t: Mapping[str, float], file: str) -> list[Issue]:
 
 
 def _check_secrets(node: Any, file: str, pointer: str) -> list[Issue]:
+    # Only containers are descended into and pointers are built only for them: most nodes
+    # are scalars, and this runs for every payload of every environment.
     issues: list[Issue] = []
     if isinstance(node, dict):
         for key, value in node.items():
-            sub = f"{pointer}/{key}"
-            if isinstance(value, str) and value and _SECRET_KEY.search(str(key)):
-                issues.append(
-                    Issue(
-                        "secret-inline",
-                        f"{sub} looks like a secret value",
-                        file,
-                        pointer=sub,
-                        hint="never render secrets: list a reference under `secrets:` "
-                        "(name, secret, key) and resolve it at runtime",
+            if isinstance(value, str):
+                if value and _SECRET_KEY.search(str(key)):
+                    sub = f"{pointer}/{key}"
+                    issues.append(
+                        Issue(
+                            "secret-inline",
+                            f"{sub} looks like a secret value",
+                            file,
+                            pointer=sub,
+                            hint="never render secrets: list a reference under `secrets:` "
+                            "(name, secret, key) and resolve it at runtime",
+                        )
                     )
-                )
-            else:
-                issues += _check_secrets(value, file, sub)
+            elif isinstance(value, (dict, list)):
+                issues += _check_secrets(value, file, f"{pointer}/{key}")
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            issues += _check_secrets(value, file, f"{pointer}/{i}")
+            if isinstance(value, (dict, list)):
+                issues += _check_secrets(value, file, f"{pointer}/{i}")
     return issues
+
+
+class Checker:
+    """:func:`check_all` a profile at a time, so profiles are checked as they are rendered.
+
+    :meth:`finish` returns the issues in ``check_all`` order (catalog, profiles by name,
+    cycles) whatever order the profiles were added in.
+    """
+
+    def __init__(self, catalog: Mapping[str, Any], catalog_file: str) -> None:
+        self.catalog = catalog
+        self._issues: list[Issue] = []
+        self._caps: dict[str, Mapping[str, Any]] = {}
+        for i, cap in enumerate(catalog.get("capabilities", ())):
+            if cap["name"] in self._caps:
+                self._issues.append(
+                    Issue(
+                        "catalog-duplicate",
+                        f"capability {cap['name']!r} is listed twice",
+                        catalog_file,
+                        pointer=f"/capabilities/{i}/name",
+                        hint="merge the entries",
+                    )
+                )
+            self._caps.setdefault(cap["name"], cap)
+        self._versions = {name: list(cap["versions"]) for name, cap in self._caps.items()}
+        self._graph = Graph()
+        for i, cap in enumerate(catalog.get("capabilities", ())):
+            for j, dep in enumerate(cap.get("dependencies", ())):
+                pointer = f"/capabilities/{i}/dependencies/{j}"
+                self._issues += _check_dependency(dep, self._versions, catalog_file, pointer)
+                if dep.get("required", True):
+                    self._graph.add(cap["name"], dep["capability"], catalog_file, pointer)
+        self._profiles: dict[str, tuple[list[Issue], Graph]] = {}
+
+    def add(self, name: str, payload: Mapping[str, Any], file: str) -> None:
+        """Check one schema-valid profile payload against the catalog."""
+        edges = Graph()
+        found = _check_profile(name, payload, file, self.catalog, self._caps, self._versions, edges)
+        self._profiles[name] = (found, edges)
+
+    def finish(self) -> list[Issue]:
+        """Every issue, including required-dependency cycles across all profiles."""
+        issues = list(self._issues)
+        graph = Graph()
+        graph.update(self._graph)
+        for name in sorted(self._profiles):
+            found, edges = self._profiles[name]
+            issues += found
+            graph.update(edges)  # in name order, so cycles are reported as check_all did
+        for cycle in graph.cycles():
+            file, pointer = graph.origin[(cycle[-2], cycle[-1])]
+            issues.append(
+                Issue(
+                    "dep-cycle",
+                    "required dependencies form a cycle: " + " -> ".join(cycle),
+                    file,
+                    pointer=pointer,
+                    hint="make one dependency optional (required: false) or split the capability",
+                )
+            )
+        return issues
 
 
 def check_all(
@@ -286,39 +311,7 @@ def check_all(
     files: Mapping[str, str],
 ) -> list[Issue]:
     """Check the catalog and every profile against it, including required-dependency cycles."""
-    issues: list[Issue] = []
-    caps: dict[str, Mapping[str, Any]] = {}
-    for i, cap in enumerate(catalog.get("capabilities", ())):
-        if cap["name"] in caps:
-            issues.append(
-                Issue(
-                    "catalog-duplicate",
-                    f"capability {cap['name']!r} is listed twice",
-                    catalog_file,
-                    pointer=f"/capabilities/{i}/name",
-                    hint="merge the entries",
-                )
-            )
-        caps.setdefault(cap["name"], cap)
-    versions = {name: list(cap["versions"]) for name, cap in caps.items()}
-    graph = _Graph()
-    for i, cap in enumerate(catalog.get("capabilities", ())):
-        for j, dep in enumerate(cap.get("dependencies", ())):
-            pointer = f"/capabilities/{i}/dependencies/{j}"
-            issues += _check_dependency(dep, versions, catalog_file, pointer)
-            if dep.get("required", True):
-                graph.add(cap["name"], dep["capability"], catalog_file, pointer)
-    for name in sorted(profiles):
-        issues += _check_profile(name, profiles[name], files[name], catalog, caps, versions, graph)
-    for cycle in graph.cycles():
-        file, pointer = graph.origin[(cycle[-2], cycle[-1])]
-        issues.append(
-            Issue(
-                "dep-cycle",
-                "required dependencies form a cycle: " + " -> ".join(cycle),
-                file,
-                pointer=pointer,
-                hint="make one dependency optional (required: false) or split the capability",
-            )
-        )
-    return issues
+    checker = Checker(catalog, catalog_file)
+    for name, payload in profiles.items():
+        checker.add(name, payload, files[name])
+    return checker.finish()
