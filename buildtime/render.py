@@ -15,6 +15,7 @@ import msgspec
 import yaml
 from jinja2 import meta
 
+from buildtime.bytecode import PackCache
 from buildtime.envsubst import MISSING, EnvError, lookup
 from buildtime.issues import Issue
 from buildtime.project import Project
@@ -58,11 +59,8 @@ class Renderer:
 
     def __post_init__(self) -> None:
         self._root = str(self.project.templates.resolve())
-        cache = None
-        if self.cache_dir is not None:
-            # Compiled templates keyed by source checksum: compiling is the slowest step.
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            cache = jinja2.FileSystemBytecodeCache(str(self.cache_dir))
+        # Compiled templates keyed by source checksum: compiling is the slowest step.
+        self.cache = None if self.cache_dir is None else PackCache(self.cache_dir, self._root)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self._root),
             undefined=jinja2.StrictUndefined,
@@ -72,7 +70,10 @@ class Renderer:
             lstrip_blocks=True,
             cache_size=-1,  # 1,000+ profiles must not evict each other's compiled templates
             auto_reload=False,
-            bytecode_cache=cache,
+            # The optimizer only folds constants (same output, same errors) and costs a third
+            # of code generation, which a cold build pays for every template.
+            optimized=False,
+            bytecode_cache=self.cache,
         )
         self.env.filters["json"] = _json_filter
         self.env.globals["env"] = self._env_global
