@@ -10,6 +10,7 @@ at all, so ``jsonschema`` alone decides.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -93,11 +94,7 @@ class _Compiler:
         found = [
             self._keyword(k, v, schema, resolver) for k, v in schema.items() if k not in _IGNORED
         ]
-        checks: list[Check] = [c for c in found if c is not None]
-
-        def check(x: Any) -> bool:
-            return all(c(x) for c in checks)
-
+        check = _all_of(tuple(c for c in found if c is not None))
         slot.append(check)
         self.memo[key] = check
         return check
@@ -110,26 +107,16 @@ class _Compiler:
             return self.compile(resolved.contents, resolved.resolver)
         if kw == "type":
             names = [v] if isinstance(v, str) else list(v)
-            tests = [_TYPES[n] for n in names]
-            return lambda x: any(t(x) for t in tests)
+            tests = tuple(_TYPES[n] for n in names)
+            return tests[0] if len(tests) == 1 else lambda x: any(t(x) for t in tests)
         if kw == "properties":
-            subs = {name: self.compile(s, resolver) for name, s in v.items()}
-            return lambda x: (
-                not isinstance(x, dict)
-                or all(sub(x[name]) for name, sub in subs.items() if name in x)
-            )
+            subs = tuple((name, self.compile(s, resolver)) for name, s in v.items())
+            return functools.partial(_properties, subs)
         if kw == "additionalProperties":
-            known = set(schema.get("properties", {}))
-            patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+            known = frozenset(schema.get("properties", {}))
+            patterns = tuple(re.compile(p) for p in schema.get("patternProperties", {}))
             extra = self.compile(v, resolver)
-            return lambda x: (
-                not isinstance(x, dict)
-                or all(
-                    extra(val)
-                    for k, val in x.items()
-                    if k not in known and not any(p.search(k) for p in patterns)
-                )
-            )
+            return functools.partial(_additional, known, patterns, extra)
         if kw == "patternProperties":
             pats = [(re.compile(p), self.compile(s, resolver)) for p, s in v.items()]
             return lambda x: (
@@ -140,12 +127,12 @@ class _Compiler:
             sub = self.compile(v, resolver)
             return lambda x: not isinstance(x, dict) or all(sub(k) for k in x)
         if kw == "required":
-            names = list(v)
-            return lambda x: not isinstance(x, dict) or all(n in x for n in names)
+            required = frozenset(v)
+            return lambda x: not isinstance(x, dict) or required.issubset(x.keys())
         if kw == "items":
             sub = self.compile(v, resolver)
             start = len(schema.get("prefixItems", ()))
-            return lambda x: not isinstance(x, list) or all(sub(i) for i in x[start:])
+            return functools.partial(_items, sub, start)
         if kw == "prefixItems":
             prefix = [self.compile(s, resolver) for s in v]
             return lambda x: (
@@ -184,6 +171,49 @@ class _Compiler:
                 return lambda x: any(p(x) for p in parts)
             return lambda x: all(p(x) for p in parts)
         raise Unsupported(kw)
+
+
+# The hot checks are plain loops over tuples rather than all() over generator expressions:
+# a payload passes through thousands of them, and a generator costs more than the test.
+def _all_of(checks: tuple[Check, ...]) -> Check:
+    if not checks:
+        return lambda x: True
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(x: Any) -> bool:
+        for c in checks:  # noqa: SIM110 (a loop, not all(): see above)
+            if not c(x):
+                return False
+        return True
+
+    return check
+
+
+def _properties(subs: tuple[tuple[str, Check], ...], x: Any) -> bool:
+    if isinstance(x, dict):
+        for name, sub in subs:
+            if name in x and not sub(x[name]):
+                return False
+    return True
+
+
+def _additional(
+    known: frozenset[str], patterns: tuple[re.Pattern[str], ...], extra: Check, x: Any
+) -> bool:
+    if isinstance(x, dict):
+        for k, val in x.items():
+            if k not in known and not any(p.search(k) for p in patterns) and not extra(val):
+                return False
+    return True
+
+
+def _items(sub: Check, start: int, x: Any) -> bool:
+    if isinstance(x, list):
+        for item in x[start:] if start else x:
+            if not sub(item):
+                return False
+    return True
 
 
 def compile_schema(schema: dict[str, Any], registry: Registry[Any]) -> Check:

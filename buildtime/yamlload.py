@@ -31,17 +31,20 @@ _CACHE_LIMIT = 200_000
 class _Loader(_BaseLoader):
     """Memoises implicit tag resolution: libyaml calls back into Python for every node."""
 
-    _tags: dict[tuple[str, Any], str] = {}
+    # A plain scalar's tag depends on its text alone (no path resolvers are registered),
+    # and any other scalar is a string: see yaml.resolver.BaseResolver.resolve.
+    _plain: dict[str, str] = {}
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
         if kind is not ScalarNode:
             return _MAP if kind is MappingNode else _SEQ
-        key = (value, implicit)
-        tag = self._tags.get(key)
+        if not implicit[0]:
+            return _STR
+        tag = self._plain.get(value)
         if tag is None:
-            if len(self._tags) > _CACHE_LIMIT:
-                self._tags.clear()
-            tag = self._tags[key] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if len(self._plain) > _CACHE_LIMIT:
+                self._plain.clear()
+            tag = self._plain[value] = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         return tag
 
 
@@ -49,24 +52,54 @@ class _Fallback(Exception):
     pass
 
 
+# Constructed non-string scalars (ints, floats, booleans, nulls, timestamps, bytes) by tag and
+# text: they are immutable, few distinct values recur across thousands of payloads, and
+# PyYAML's constructor is slow Python.
+_scalars: dict[tuple[str, str], Any] = {}
+
+
+def _scalar(node: Node) -> Any:
+    key = (node.tag, node.value)
+    try:
+        return _scalars[key]
+    except KeyError:
+        pass
+    value = _constructor.construct_object(node, deep=True)
+    _constructor.constructed_objects.clear()  # it would keep every node alive otherwise
+    if len(_scalars) > _CACHE_LIMIT:
+        _scalars.clear()
+    _scalars[key] = value
+    return value
+
+
 def _build(node: Node) -> Any:
+    # Scalar children are handled inline: they are most nodes, and a call each adds up.
     cls = node.__class__
     if cls is ScalarNode:
         if node.tag == _STR:
             return node.value
         if node.tag in _SCALARS:
-            return _constructor.construct_object(node, deep=True)
+            return _scalar(node)
         raise _Fallback
     if cls is MappingNode and node.tag == _MAP:
         out = {}
         for key, value in node.value:
-            k = _build(key)
-            if isinstance(k, (dict, list)) or key.tag == "tag:yaml.org,2002:merge":
-                raise _Fallback
-            out[k] = _build(value)
+            if key.__class__ is ScalarNode and key.tag == _STR:
+                k = key.value
+            else:
+                k = _build(key)
+                if isinstance(k, (dict, list)) or key.tag == "tag:yaml.org,2002:merge":
+                    raise _Fallback
+            if value.__class__ is ScalarNode and value.tag == _STR:
+                out[k] = value.value
+            else:
+                out[k] = _build(value)
         return out
     if cls is SequenceNode and node.tag == _SEQ:
-        return [_build(item) for item in node.value]
+        return [
+            item.value if item.__class__ is ScalarNode and item.tag == _STR else _build(item)
+            for item in node.value
+        ]
     raise _Fallback
 
 
