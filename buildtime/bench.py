@@ -7,12 +7,18 @@ interpreter timing the full pipeline: values, render, schema validation, depende
 hashing and writing every environment's bundle. A cold run starts with an empty
 compiled-template cache (a first build in CI or a container image); warm runs reuse the cache
 the first cold run left behind.
+
+This machine's speed drifts (a shared VM: the same run can take twice as long an hour later),
+so before every run the benchmark times a fixed reference workload (a pure-Python loop) and
+reports each build time also as a multiple of it: those ratios compare across runs and
+machines where the seconds do not.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -94,11 +100,35 @@ def run_once(
         return validated, time.perf_counter() - start, total
 
 
+REFERENCE_LOOPS = 5_000_000
+
+
+def reference() -> float:
+    """Seconds this interpreter takes for a fixed pure-Python loop (the speed yardstick)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(REFERENCE_LOOPS):
+        total += i
+    assert total == REFERENCE_LOOPS * (REFERENCE_LOOPS - 1) // 2
+    return time.perf_counter() - start
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its reaped children (the render workers)."""
+    own, workers = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 def _child(args: argparse.Namespace) -> int:
     """One timed run in this (fresh) interpreter; prints its result as JSON."""
     project = Project.load(args.run)
+    before = _cpu()
     validated, seconds, total = run_once(project, args.out, cache_dir=args.cache, jobs=args.jobs)
-    print(json.dumps({"validated": validated, "total": seconds, "payloads": total}))
+    cpu = _cpu() - before
+    print(json.dumps({"validated": validated, "total": seconds, "payloads": total, "cpu": cpu}))
     return 0
 
 
@@ -119,10 +149,14 @@ def _spawn(root: Path, cache: Path, out: Path, jobs: int | None) -> dict[str, fl
 def _summary(kind: str, runs: list[dict[str, float]]) -> str:
     totals = [r["total"] for r in runs]
     validated = [r["validated"] for r in runs]
+    ratios = [r["total"] / r["reference"] for r in runs]
+    cpu = [r["cpu"] for r in runs]
     return (
         f"{kind}: min {min(totals):.3f} s, median {statistics.median(totals):.3f} s over "
         f"{len(runs)} run(s) (rendered and validated: min {min(validated):.3f} s, "
-        f"median {statistics.median(validated):.3f} s)"
+        f"median {statistics.median(validated):.3f} s); CPU median "
+        f"{statistics.median(cpu):.2f} s; median "
+        f"{statistics.median(ratios):.2f}x the reference loop"
     )
 
 
@@ -155,13 +189,17 @@ def main(argv: list[str] | None = None) -> int:
         for kind, i in plan:
             # Cold: a new empty cache every time. Warm: the cache the first cold run filled.
             cache = Path(tmp) / (f"cache-cold-{i}" if kind == "cold" else "cache-cold-0")
+            yardstick = reference()
             result = _spawn(root, cache, Path(tmp) / f"out-{kind}-{i}", args.jobs)
+            result["reference"] = yardstick
             results[kind].append(result)
             label = "empty template cache" if kind == "cold" else "cache of cold run 1"
             print(
                 f"{kind} run {i + 1} ({label}): {result['payloads']:.0f} payloads rendered and "
                 f"validated in {result['validated']:.3f} s; with hashing and writing the "
-                f"bundles {result['total']:.3f} s (process {result['process']:.3f} s)"
+                f"bundles {result['total']:.3f} s, {result['cpu']:.2f} CPU s (process "
+                f"{result['process']:.3f} s; reference "
+                f"loop just before: {yardstick:.3f} s)"
             )
         for kind, runs in results.items():
             if runs:

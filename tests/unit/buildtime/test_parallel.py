@@ -180,3 +180,7 @@ def test_benchmark_runs_cold_and_warm_in_fresh_processes(
     assert re.search(r"cold run 1 \(empty template cache\): \d+ payloads rendered", out)
     assert re.search(r"warm run 1 \(cache of cold run 1\): \d+ payloads rendered", out)
     assert "cold: min " in out and "warm: min " in out
+    # Every run reports its CPU time and the reference loop timed just before it, and the
+    # summaries give the ratio that compares across a machine whose speed drifts.
+    assert len(re.findall(r"\d+\.\d\d CPU s .*reference loop just before: \d+\.\d+ s", out)) == 2
+    assert len(re.findall(r"median \d+\.\d\dx the reference loop", out)) == 2
