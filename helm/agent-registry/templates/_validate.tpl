@@ -65,7 +65,9 @@ all stop before anything is applied.
 {{- end }}
 
 {{- /* Non-secret config only, and nothing the chart already manages. */}}
+{{- /* A name set twice would be a duplicate ConfigMap key, or an env entry silently winning. */}}
 {{- $managed := list "REGISTRY_HOST" "REGISTRY_PORT" "REGISTRY_DEPLOY_REVISION" "REGISTRY_REDIS_URL" "REGISTRY_REDIS_MODE" "REGISTRY_REDIS_SENTINELS" "REGISTRY_REDIS_SENTINEL_MASTER" "REGISTRY_REDIS_TIMEOUT" "PROMETHEUS_MULTIPROC_DIR" }}
+{{- $managed = concat $managed (list "REGISTRY_WORKERS" "REGISTRY_LOG_LEVEL" "REGISTRY_KEY_PREFIX" "REGISTRY_HEARTBEAT_INTERVAL" "REGISTRY_DEGRADED_AFTER" "REGISTRY_EXPIRE_AFTER" "REGISTRY_RETENTION" "REGISTRY_SWEEP_INTERVAL" "REGISTRY_KEEPALIVE_TIMEOUT" "REGISTRY_DRIFT_INTERVAL" "REGISTRY_DRIFT_AFTER_INTERVALS" "REGISTRY_MAX_BODY_BYTES" "REGISTRY_PAGE_SIZE" "REGISTRY_MAX_PAGE_SIZE" "REGISTRY_EVENTS_MAXLEN" "REGISTRY_BUNDLE_DIR") }}
 {{- range $name, $_ := $c.extra }}
 {{- if regexMatch "(?i)(TOKEN|PASSWORD|SECRET|CREDENTIAL|PRIVATE_KEY)" $name }}
 {{- fail (printf "agent-registry: config.extra.%s looks like a secret; the ConfigMap must not hold secrets: use secrets.* or extraEnv with valueFrom.secretKeyRef" $name) }}

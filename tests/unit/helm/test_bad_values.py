@@ -225,6 +225,11 @@ TEMPLATE_CASES = [
         id="extra-overrides-chart-setting",
     ),
     pytest.param(
+        {"config": {"extra": {"REGISTRY_KEEPALIVE_TIMEOUT": "30"}}},
+        "config.extra.REGISTRY_KEEPALIVE_TIMEOUT is set by the chart",
+        id="extra-duplicates-config-value",
+    ),
+    pytest.param(
         {"extraEnv": [{"name": "REGISTRY_REDIS_PASSWORD", "value": "pw"}]},
         "extraEnv REGISTRY_REDIS_PASSWORD looks like a secret but has a plain value",
         id="plain-secret-env",
