@@ -116,7 +116,12 @@ class FleetConfig:
             self._published = True
             if created:
                 log.info("config: published bundle %s", self.baked.version)
-        active = await self.store.claim(mode, self.member, self.claim_ttl_ms, self.baked.version)
+        # What this replica saw active lets the fleet hold lower revisions back after a
+        # data loss (generation 0: nothing seen from Redis yet, only the baked bundle).
+        seen = self.active_revision if self.generation else -1
+        active = await self.store.claim(
+            mode, self.member, self.claim_ttl_ms, self.baked.version, seen
+        )
         if not active.own_published:
             self._published = False  # Redis lost its data: republish on the next tick
         if not active.version:

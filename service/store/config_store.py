@@ -84,14 +84,26 @@ class ConfigStore:
             )
         return bool(done)
 
-    async def claim(self, mode: str, member: str, ttl_ms: int, own_version: str) -> Active:
-        """Refresh (``claim``), withdraw or just ``read`` the live claims; return the active."""
+    async def claim(
+        self, mode: str, member: str, ttl_ms: int, own_version: str, seen_revision: int = -1
+    ) -> Active:
+        """Refresh (``claim``), withdraw or just ``read`` the live claims; return the active.
+
+        ``seen_revision`` is the revision this replica last saw active (-1: none yet). When
+        Redis has lost the active key, lower revisions are held back for one claim TTL.
+        """
         k = self.keys
-        keys = [k.claims(), k.active(), k.pin(), k.history(), k.versions()]
+        keys = [k.claims(), k.active(), k.pin(), k.history(), k.versions(), k.recovery()]
+        args: list[str | int] = [
+            mode,
+            member,
+            ttl_ms,
+            self.history_maxlen,
+            own_version,
+            seen_revision,
+        ]
         async with self.store._guard():
-            out = await self.scripts.claim_active(
-                keys=keys, args=[mode, member, ttl_ms, self.history_maxlen, own_version]
-            )
+            out = await self.scripts.claim_active(keys=keys, args=args)
         return Active(int(out[0]), int(out[1]), _s(out[2]), _s(out[3]), bool(int(out[4])))
 
     async def bundle_files(self, version: str) -> dict[str, bytes] | None:

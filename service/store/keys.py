@@ -132,6 +132,11 @@ class Keys:
         """STRING: a version an operator pinned as active (manual override), if any."""
         return f"{self._cfg()}pin"
 
+    def recovery(self) -> str:
+        """STRING ``floor|deadline_ms``: after a data loss, revisions below ``floor`` may not
+        activate until ``deadline_ms`` (expires on its own, ten claim TTLs later)."""
+        return f"{self._cfg()}recovery"
+
     def history(self) -> str:
         """STREAM: capped history of activations (time, revision, version, replica)."""
         return f"{self._cfg()}history"

@@ -123,3 +123,97 @@ async def test_replica_republishes_its_bundle_after_redis_lost_its_data(
             assert (await http.post("/heartbeat", json=steady)).json()["config"]["changed"] is False
         finally:
             await raw.aclose()
+
+
+async def _history(raw: aioredis.Redis) -> list[str]:
+    return [fields[b"v"].decode() for _, fields in await raw.xrange(KEYS.history())]
+
+
+def _replica(tmp_path: Path, redis_url: str, bundle: Any, revision: int, refresh: float) -> Any:
+    return start_registry(
+        tmp_path,
+        REGISTRY_REDIS_URL=redis_url,
+        REGISTRY_BUNDLE_DIR=str(bundle.path),
+        REGISTRY_DEPLOY_REVISION=str(revision),
+        REGISTRY_CONFIG_REFRESH=str(refresh),
+        REGISTRY_CONFIG_CLAIM_TTL="3.0",
+        REGISTRY_LOG_LEVEL="warning",
+    )
+
+
+async def test_after_a_data_loss_a_lower_revision_does_not_activate_first(
+    tmp_path: Path, own_redis: RedisServer, replicas: list[RegistryProcess]
+) -> None:
+    """Mid-rollout (revisions 1 and 2 running, 2 active) Redis loses its data. The revision-1
+    replica refreshes five times as often, so it republishes first; the fleet must still go
+    straight back to revision 2's bundle, never through revision 1's."""
+    old, new = (
+        worker_bundle(tmp_path / "a", model="small"),
+        worker_bundle(tmp_path / "b", model="large"),
+    )
+    replicas.append(_replica(tmp_path, own_redis.url, new, 2, refresh=0.5))
+    replicas.append(_replica(tmp_path, own_redis.url, old, 1, refresh=0.1))
+    raw = aioredis.Redis.from_url(own_redis.url)
+    try:
+        async with httpx.AsyncClient() as http:
+
+            async def served(version: str) -> bool:
+                for reg in replicas:
+                    got = (await http.get(f"{reg.url}/config/active")).json()["version"]
+                    if got != version:
+                        return False
+                return True
+
+            await eventually(lambda: served(new.version))
+            await raw.flushall()
+
+            async def back() -> bool:
+                active = await raw.get(KEYS.active())
+                return active is not None
+
+            await eventually(back, timeout=10)
+            # Revision 1 republished first (its bundle is back), yet never activated.
+            assert await raw.exists(KEYS.bundle(old.version))
+            assert await _history(raw) == [new.version]
+            assert (await raw.get(KEYS.active())).decode().endswith(f"|2|{new.version}|claim")
+            assert await served(new.version)
+    finally:
+        await raw.aclose()
+
+
+async def test_the_hold_after_a_data_loss_ends_when_the_higher_revision_is_gone(
+    tmp_path: Path, own_redis: RedisServer, replicas: list[RegistryProcess]
+) -> None:
+    """The higher revision died with the data: after one claim TTL the remaining replica's
+    bundle activates, so the hold cannot wedge the fleet."""
+    old, new = (
+        worker_bundle(tmp_path / "a", model="small"),
+        worker_bundle(tmp_path / "b", model="large"),
+    )
+    replicas.append(_replica(tmp_path, own_redis.url, new, 2, refresh=0.2))
+    survivor = _replica(tmp_path, own_redis.url, old, 1, refresh=0.2)
+    replicas.append(survivor)
+    raw = aioredis.Redis.from_url(own_redis.url)
+    try:
+        async with httpx.AsyncClient(base_url=survivor.url) as http:
+
+            async def survivor_serves(version: str) -> bool:
+                return bool((await http.get("/config/active")).json()["version"] == version)
+
+            await eventually(lambda: survivor_serves(new.version))
+            replicas[0].proc.kill()
+            replicas[0].proc.wait(5)
+            await raw.flushall()
+
+            async def held() -> bool:
+                return bool(await raw.exists(KEYS.recovery()))
+
+            await eventually(held, timeout=5)
+            # While held, nothing is active and the survivor keeps serving what it had.
+            assert await raw.get(KEYS.active()) is None
+            assert await survivor_serves(new.version)
+
+            await eventually(lambda: survivor_serves(old.version), timeout=15)
+            assert await _history(raw) == [old.version]
+    finally:
+        await raw.aclose()

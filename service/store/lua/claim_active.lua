@@ -7,18 +7,22 @@
 -- KEYS[3] pin       STRING  a pinned version (manual override), usually absent
 -- KEYS[4] history   STREAM  activations: rev, v (version), prev, by (replica), src
 -- KEYS[5] versions  ZSET    published versions (a pin must name one)
+-- KEYS[6] recovery  STRING  "floor|deadline" after a data loss (see below), usually absent
 -- ARGV[1] mode: "claim", "withdraw" (graceful shutdown) or "read"
 -- ARGV[2] this replica's claim member "revision|version|replica"
 -- ARGV[3] claim TTL ms
 -- ARGV[4] history stream maxlen (approximate)
 -- ARGV[5] the version this replica baked (to learn whether Redis still holds it)
+-- ARGV[6] the revision this replica last saw active, -1 if it never saw an activation
 -- Returns {generation, revision, version, source, own_published}; version is "" while
 -- nothing is active; own_published is 1 when ARGV[5] is published (0: Redis lost it).
 -- The generation is the Redis time (ms) of the activation, strictly increasing, so clients
 -- tell a lagging replica's answer (lower) from a rollback (higher), even after Redis lost
 -- its data and the history starts again.
 local claims_key, active_key, pin_key, history_key, versions_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local recovery_key = KEYS[6]
 local mode, member, ttl, maxlen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local seen = tonumber(ARGV[6])
 local own = redis.call('ZSCORE', versions_key, ARGV[5]) and 1 or 0
 
 local t = redis.call('TIME')
@@ -30,13 +34,38 @@ elseif mode == 'withdraw' then
   redis.call('ZREM', claims_key, member)
 end
 
+local cur = redis.call('GET', active_key)
+
+-- Redis lost its data while replicas remember an active revision: every replica republishes
+-- its bundle within two refresh ticks, in no particular order. Lower revisions may not
+-- activate for one claim TTL (longer than two ticks), so the fleet does not step back to an
+-- older bundle until the highest remembered revision has had the time to republish; after
+-- that (its replicas are gone) the highest live claim wins as usual.
+local floor = -1
+if not cur then
+  local hold = redis.call('GET', recovery_key)
+  local deadline = 0
+  if hold then
+    local f, d = string.match(hold, '^(%d+)|(%d+)$')
+    floor, deadline = tonumber(f), tonumber(d)
+  end
+  if seen >= 0 and not hold then
+    floor, deadline = seen, now + ttl
+    redis.call('SET', recovery_key, floor .. '|' .. deadline, 'PX', ttl * 10)
+  elseif seen > floor and hold and now < deadline then
+    floor = seen
+    redis.call('SET', recovery_key, floor .. '|' .. deadline, 'KEEPTTL')
+  end
+  if now >= deadline then floor = -1 end
+end
+
 -- One member per live replica: a handful, so reading them all is cheap.
 local best_rev, best_ver, best_by = -1, nil, ''
 for _, m in ipairs(redis.call('ZRANGE', claims_key, 0, -1)) do
   local rev, ver, by = string.match(m, '^(%d+)|([^|]+)|(.*)$')
   rev = tonumber(rev)
   -- A claim counts once its bundle is published (after a Redis loss, until republished).
-  if rev and (rev > best_rev or (rev == best_rev and ver > best_ver))
+  if rev and rev >= floor and (rev > best_rev or (rev == best_rev and ver > best_ver))
       and redis.call('ZSCORE', versions_key, ver) then
     best_rev, best_ver, best_by = rev, ver, by
   end
@@ -48,7 +77,6 @@ if pinned and redis.call('ZSCORE', versions_key, pinned) then
   if best_rev < 0 then best_rev = 0 end
 end
 
-local cur = redis.call('GET', active_key)
 local gen, crev, cver, csrc = 0, -1, '', ''
 if cur then
   local g, r, v, s = string.match(cur, '^(%d+)|(%d+)|([^|]*)|(.*)$')
