@@ -10,7 +10,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 HEARTBEATS = Counter(
     "registry_heartbeats_total",
-    "Heartbeats answered, by kind (head, post) and result.",
+    "Heartbeats answered, by kind (head, post, mcp) and result.",
     ["kind", "result"],
 )
 HEARTBEAT_SECONDS = Histogram(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 import msgspec
@@ -35,7 +36,7 @@ from service import __version__
 from service.api.admin import check_admin_token
 from service.api.deps import decode_json
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
-from service.metrics import STORE_ERRORS
+from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS, STORE_ERRORS
 
 from .endpoint import McpEndpoint
 from .schemas import PrometheusText
@@ -94,6 +95,8 @@ class RegistryMcpServer:
         spec = self._tools.get(params.name)
         if spec is None:
             raise MCPError(INVALID_PARAMS, f"unknown tool {params.name!r}", {"field": "name"})
+        # Heartbeats through MCP count on the same metrics as HTTP ones, as kind "mcp".
+        heartbeat, started = spec.name == "agent_heartbeat", time.perf_counter()
         try:
             if spec.admin:
                 # Checked first, as on HTTP: no argument errors for a caller without the token.
@@ -103,11 +106,16 @@ class RegistryMcpServer:
         except RegistryError as exc:
             if isinstance(exc, StoreUnavailable):
                 STORE_ERRORS.inc()
+            if heartbeat:
+                HEARTBEATS.labels("mcp", _heartbeat_result(exc)).inc()
             return _failure(exc)
         except Exception:
             # A bug must still answer the call: the client gets a tool error, the log the trace.
             log.exception("MCP tool %s failed", spec.name)
             return _failure(RegistryError(f"{spec.name} failed unexpectedly; see the registry log"))
+        if heartbeat:
+            HEARTBEATS.labels("mcp", "ok").inc()
+            HEARTBEAT_SECONDS.labels("mcp").observe(time.perf_counter() - started)
         text = result.text if isinstance(result, PrometheusText) else _json.encode(result).decode()
         return CallToolResult(
             content=[TextContent(text=text)], structured_content=msgspec.to_builtins(result)
@@ -181,6 +189,13 @@ def _authorization(ctx: ServerRequestContext[Any]) -> str | None:
         return None
     value = headers.get("authorization")
     return value if isinstance(value, str) else None
+
+
+def _heartbeat_result(exc: RegistryError) -> str:
+    """The ``result`` label of a failed heartbeat, as POST /heartbeat would count it."""
+    if isinstance(exc, InvalidInput):
+        return "invalid"
+    return "unavailable" if isinstance(exc, StoreUnavailable) else "error"
 
 
 def _describe(spec: ToolSpec) -> Tool:

@@ -118,12 +118,6 @@ class ConfigStore:
             raw: Any = await self.client.zrange(self.keys.versions(), 0, -1, withscores=True)
         return [(_s(v), int(score)) for v, score in raw]
 
-    async def is_published(self, version: str) -> bool:
-        """True when ``version`` was published."""
-        async with self.store._guard():
-            score = await self.client.zscore(self.keys.versions(), version)
-        return score is not None
-
     async def history(self, count: int = 100) -> list[Activation]:
         """The latest activations, newest first."""
         async with self.store._guard():

@@ -223,6 +223,14 @@ BAD_ARGUMENTS = [
 ]
 
 
+def _sample(text: str, series: str) -> float:
+    """The value of one exposition line, 0 when absent."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 async def test_bad_arguments_are_tool_errors_naming_the_field(
     tmp_path: Path, redis_url: str
 ) -> None:
@@ -238,6 +246,9 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(
             # A rejected heartbeat stored nothing.
             listed = await call(session, "list_available_agents")
             assert listed["agents"] == []
+            # MCP heartbeats count on the heartbeat metrics, rejected ones as invalid.
+            rejected = sum(1 for tool, _, _ in BAD_ARGUMENTS if tool == "agent_heartbeat")
+            assert (await call(session, "agent_heartbeat", **consumer()))["status"] == "success"
             # Without REGISTRY_ADMIN_TOKEN the admin tools are disabled, whatever is sent.
             refused = await session.call_tool("get_available_capabilities", {"agent_id": "a"})
             assert refused.is_error and refused.structured_content is not None
@@ -247,5 +258,10 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(
             # Without a bundle the config resources answer an error naming the setting.
             with pytest.raises(MCPError, match="REGISTRY_BUNDLE_DIR"):
                 await session.read_resource("registry://config/active")
+        async with httpx.AsyncClient(base_url=proc.url) as http:
+            text = (await http.get("/metrics")).text
+        assert _sample(text, 'registry_heartbeats_total{kind="mcp",result="invalid"}') == rejected
+        assert _sample(text, 'registry_heartbeats_total{kind="mcp",result="ok"}') == 1
+        assert _sample(text, 'registry_heartbeat_duration_seconds_count{kind="mcp"}') == 1
     finally:
         proc.stop()
