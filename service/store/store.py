@@ -6,12 +6,10 @@ Every method turns driver failures into :class:`StoreUnavailable`, so the API ca
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -24,63 +22,27 @@ from service.settings import Settings, Thresholds
 from service.store.client import AnyRedis, make_client
 from service.store.coalesce import Coalescer
 from service.store.keys import DEFAULT_NAMESPACE, Keys
-from service.store.records import Liveness, StoredAgent, decode_doc, decode_entry, encode_agent
+from service.store.records import encode_agent
+from service.store.results import (
+    AgentRow,
+    EventRow,
+    HeartbeatResult,
+    SweepStats,
+    Touch,
+    candidates_of,
+    rows_of,
+)
 from service.store.scripts import Scripts
 
 log = logging.getLogger("service.store")
 _json = msgspec.json.Encoder()
 
+__all__ = ["AgentRow", "EventRow", "HeartbeatResult", "Store", "SweepStats", "Touch"]
+
 
 def _s(value: Any) -> str:
     """Redis replies are bytes (no decode_responses); scripts may also return numbers."""
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class Touch(enum.IntEnum):
-    """Outcome of a cheap heartbeat."""
-
-    GONE = 0
-    OK = 1
-    CHANGED = 2
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatResult:
-    """What a full heartbeat did, and the live candidates for each dependency capability."""
-
-    kind: str
-    candidates: dict[str, list[Candidate]]
-    # The agent's runtime capability assignment (raw JSON), read in the same EVALSHA.
-    assignment: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AgentRow:
-    """One agent as read for the API: its record and its liveness (``None`` = expired)."""
-
-    doc: StoredAgent
-    live: Liveness | None
-    now_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class SweepStats:
-    """What one sweep pass did, summed over namespaces."""
-
-    looked_at: int = 0
-    degraded: int = 0
-    expired: int = 0
-    purged: int = 0
-    expired_by_namespace: tuple[tuple[str, int], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One raw event from a namespace stream."""
-
-    id: str
-    namespace: str
-    fields: dict[str, str]
 
 
 class Store:
@@ -183,7 +145,9 @@ class Store:
         async with self._guard():
             out = await self._batch.call(self.scripts.heartbeat, keys, args)
         kind = _s(out[0])
-        candidates = {cap: _candidates(rows) for cap, rows in zip(local_deps, out[2:], strict=True)}
+        candidates = {
+            cap: candidates_of(rows) for cap, rows in zip(local_deps, out[2:], strict=True)
+        }
         for dns, cap in remote_deps:
             candidates.setdefault(cap, []).extend(await self.providers(dns, cap))
         if kind == "register":
@@ -272,7 +236,7 @@ class Store:
                 keys=[k.ids(ns)], args=[doc_prefix, live_prefix, "range", after, count]
             )
         last = _s(out[-1][0]) if len(out) > 1 else ""
-        return _rows(out), last
+        return rows_of(out), last
 
     async def agents_by_id(self, ns: str, agent_ids: Sequence[str]) -> list[AgentRow]:
         """The named agents of ``ns`` (unknown ones are skipped)."""
@@ -285,7 +249,7 @@ class Store:
             out = await self.scripts.read_agents(
                 keys=[k.ids(ns)], args=[doc_prefix, live_prefix, *args]
             )
-        return _rows(out)
+        return rows_of(out)
 
     async def providers(self, ns: str, capability: str) -> list[Candidate]:
         """Live providers of ``capability`` in ``ns``; cost is the number of its providers."""
@@ -294,7 +258,7 @@ class Store:
             rows = await self.scripts.providers(
                 keys=[k.providers(ns, capability)], args=[k.prefixes(ns)[1]]
             )
-        return _candidates(rows)
+        return candidates_of(rows)
 
     async def provider_ids(self, ns: str, capability: str) -> list[str]:
         """Agent ids holding an index entry for ``capability`` (live or not yet swept)."""
@@ -387,20 +351,3 @@ class Store:
             purged=totals[3],
             expired_by_namespace=tuple(per_ns),
         )
-
-
-def _candidates(rows: list[Any]) -> list[Candidate]:
-    return [
-        Candidate(decode_entry(rows[i]), degraded=int(rows[i + 1]) > int(rows[i + 2]))
-        for i in range(0, len(rows), 3)
-    ]
-
-
-def _rows(out: list[Any]) -> list[AgentRow]:
-    now = int(out[0])
-    rows = []
-    for _id, doc, live, pttl in out[1:]:
-        if not doc:
-            continue  # purged (or never fully written); the sweeper drops the id
-        rows.append(AgentRow(decode_doc(doc), Liveness.parse(live or None, int(pttl)), now))
-    return rows

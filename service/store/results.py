@@ -1,0 +1,86 @@
+"""What store operations return: plain values decoded from Redis replies."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from service.matching import Candidate
+from service.store.records import Liveness, StoredAgent, decode_doc, decode_entry
+
+__all__ = [
+    "AgentRow",
+    "EventRow",
+    "HeartbeatResult",
+    "SweepStats",
+    "Touch",
+    "candidates_of",
+    "rows_of",
+]
+
+
+class Touch(enum.IntEnum):
+    """Outcome of a cheap heartbeat."""
+
+    GONE = 0
+    OK = 1
+    CHANGED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResult:
+    """What a full heartbeat did, and the live candidates for each dependency capability."""
+
+    kind: str
+    candidates: dict[str, list[Candidate]]
+    # The agent's runtime capability assignment (raw JSON), read in the same EVALSHA.
+    assignment: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRow:
+    """One agent as read for the API: its record and its liveness (``None`` = expired)."""
+
+    doc: StoredAgent
+    live: Liveness | None
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SweepStats:
+    """What one sweep pass did, summed over namespaces."""
+
+    looked_at: int = 0
+    degraded: int = 0
+    expired: int = 0
+    purged: int = 0
+    expired_by_namespace: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One raw event from a namespace stream."""
+
+    id: str
+    namespace: str
+    fields: dict[str, str]
+
+
+def candidates_of(rows: list[Any]) -> list[Candidate]:
+    """Live providers from ``providers.lua``'s flat ``[entry, age_ms, degraded_after_ms, ...]``."""
+    return [
+        Candidate(decode_entry(rows[i]), degraded=int(rows[i + 1]) > int(rows[i + 2]))
+        for i in range(0, len(rows), 3)
+    ]
+
+
+def rows_of(out: list[Any]) -> list[AgentRow]:
+    """Agent rows from ``read_agents.lua``'s ``[now, [id, doc, live, pttl], ...]`` reply."""
+    now = int(out[0])
+    rows = []
+    for _id, doc, live, pttl in out[1:]:
+        if not doc:
+            continue  # purged (or never fully written); the sweeper drops the id
+        rows.append(AgentRow(decode_doc(doc), Liveness.parse(live or None, int(pttl)), now))
+    return rows
