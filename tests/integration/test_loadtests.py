@@ -109,3 +109,4 @@ def test_propagation_bench_dry_run_reaches_every_agent() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "reached 20/20 agents" in out.stdout
     assert "propagation after activation: min=" in out.stdout
+    assert "heartbeats after the activation until the agent had B: " in out.stdout
