@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from buildtime.build import Builder, gc_paused
@@ -132,18 +133,50 @@ def _child(args: argparse.Namespace) -> int:
     return 0
 
 
+def steal_share() -> Callable[[], float | None]:
+    """Start measuring the share of CPU time the hypervisor stole from this VM; call the
+    result to read it (None where /proc/stat has no steal column)."""
+
+    def sample() -> tuple[int, int] | None:
+        try:
+            fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()
+            ticks = [int(x) for x in fields[1:9]]
+        except (OSError, ValueError):
+            return None
+        return (ticks[7], sum(ticks)) if len(ticks) == 8 else None
+
+    before = sample()
+
+    def read() -> float | None:
+        after = sample()
+        if before is None or after is None or after[1] == before[1]:
+            return None
+        return (after[0] - before[0]) / (after[1] - before[1])
+
+    return read
+
+
 def _spawn(root: Path, cache: Path, out: Path, jobs: int | None) -> dict[str, float]:
     command = [sys.executable, "-m", "buildtime.bench", "--run", str(root)]
     command += ["--cache", str(cache), "--out", str(out)]
     if jobs is not None:
         command += ["--jobs", str(jobs)]
+    steal = steal_share()
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
     if done.returncode:
         raise SystemExit(f"benchmark run failed:\n{done.stdout}{done.stderr}")
     result: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
     result["process"] = time.perf_counter() - start
+    stolen = steal()
+    if stolen is not None:
+        result["steal"] = stolen
     return result
+
+
+def _stolen(result: dict[str, float]) -> str:
+    # Steal is CPU time the hypervisor gave to other guests: on a busy host, runs slow down.
+    return f"; CPU stolen by the hypervisor: {result['steal']:.0%}" if "steal" in result else ""
 
 
 def _summary(kind: str, runs: list[dict[str, float]]) -> str:
@@ -199,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"validated in {result['validated']:.3f} s; with hashing and writing the "
                 f"bundles {result['total']:.3f} s, {result['cpu']:.2f} CPU s (process "
                 f"{result['process']:.3f} s; reference "
-                f"loop just before: {yardstick:.3f} s)"
+                f"loop just before: {yardstick:.3f} s{_stolen(result)})"
             )
         for kind, runs in results.items():
             if runs:
