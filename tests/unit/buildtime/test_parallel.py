@@ -76,8 +76,27 @@ def test_workers_report_template_errors_with_file_and_line(
     ]
 
 
-def test_a_failing_worker_raises_in_the_parent_with_its_traceback(
-    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+def _raise_in_worker() -> None:
+    raise ValueError("boom in the worker")
+
+
+def _exit_in_worker() -> None:
+    os._exit(3)
+
+
+@pytest.mark.parametrize(
+    ("fail", "message"),
+    [
+        (_raise_in_worker, r"(?s)render worker failed.*ValueError: boom"),
+        (_exit_in_worker, r"render worker died \(exit code 3\)"),
+    ],
+    ids=["raises", "dies"],
+)
+def test_a_failing_worker_is_reported_in_the_parent(
+    make_project: MakeProject,
+    monkeypatch: pytest.MonkeyPatch,
+    fail: Callable[[], None],
+    message: str,
 ) -> None:
     project = _large(make_project)
     parent = os.getpid()
@@ -85,28 +104,11 @@ def test_a_failing_worker_raises_in_the_parent_with_its_traceback(
 
     def render_profile(self: Builder, plan: object, name: str) -> object:
         if os.getpid() != parent:
-            raise ValueError("boom in the worker")
+            fail()
         return original(self, plan, name)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Builder, "render_profile", render_profile)
-    with pytest.raises(RuntimeError, match=r"(?s)render worker failed.*ValueError: boom"):
-        Builder(project, environ={}, jobs=2).build_envs(project.environments)
-
-
-def test_a_dead_worker_is_reported(
-    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project = _large(make_project)
-    parent = os.getpid()
-    original = Builder.render_profile
-
-    def render_profile(self: Builder, plan: object, name: str) -> object:
-        if os.getpid() != parent:
-            os._exit(3)
-        return original(self, plan, name)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Builder, "render_profile", render_profile)
-    with pytest.raises(RuntimeError, match=r"render worker died \(exit code 3\)"):
+    with pytest.raises(RuntimeError, match=message):
         Builder(project, environ={}, jobs=2).build_envs(project.environments)
 
 
