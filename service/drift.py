@@ -29,6 +29,10 @@ class ProfileDrift(msgspec.Struct, kw_only=True):
 
     profile: str
     active_version: str
+    # False for a profile agents name that the active bundle does not define (a typo, or a
+    # profile whose bundle is not active yet): such agents get the version, never a payload.
+    # Defaulted: a leader of the previous release shares reports without it.
+    in_bundle: bool = True
     agents: int
     on_active: int
     on_other: dict[str, list[str]]
@@ -105,6 +109,7 @@ async def compute(reg: Registry, namespace: str | None = None) -> tuple[DriftRep
             ProfileDrift(
                 profile=name,
                 active_version=active,
+                in_bundle=fleet is not None and name in fleet.active.profiles,
                 agents=reporting + len(t.unknown),
                 on_active=t.on_active,
                 on_other={v: sorted(ids) for v, ids in sorted(t.on_other.items())},

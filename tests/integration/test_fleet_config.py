@@ -121,10 +121,16 @@ async def test_drift_counts_every_live_agent_by_reported_version(
             await c.post("/heartbeat", json=worker(f"none-{i}"))  # reports no version
         await c.post("/heartbeat", json=worker("gone-1", config_version=a.version))
         await c.delete("/agents/gone-1")
+        typo = agent("typo-1", tool("search", "search"), profile="wrker", config_version="x")
+        await c.post("/heartbeat", json=typo)
         report = (await c.get("/drift")).json()
         assert report["active_version"] == a.version
-        (p,) = report["profiles"]
+        p, stray = report["profiles"]
+        # A profile the bundle does not define is listed, and flagged.
+        assert (stray["profile"], stray["in_bundle"], stray["agents"]) == ("wrker", False, 1)
+        assert stray["on_other"] == {"x": ["typo-1"]}
         assert p["profile"] == "worker"
+        assert p["in_bundle"] is True
         assert p["agents"] == 10
         assert p["on_active"] == 4
         assert p["on_other"] == {
