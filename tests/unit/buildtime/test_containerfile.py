@@ -36,6 +36,9 @@ def test_runtime_stage_properties(repo_root: Path) -> None:
     assert "ARG REGISTRY_ENV=prod" in text
     assert "registry-build validate" in text
     assert "registry-build build" in text
+    # The compiled-template cache lives in a build cache mount, never in a layer.
+    assert "--mount=type=cache,target=/var/cache/registry-build" in text
+    assert text.count("--cache-dir /var/cache/registry-build") == 2
     assert "USER 10001:10001" in runtime
     assert "--uid 10001" in runtime
     assert "REGISTRY_BUNDLE_DIR=/app/bundle" in runtime
