@@ -47,7 +47,7 @@ if not cur then
   local deadline = 0
   if hold then
     local f, d = string.match(hold, '^(%d+)|(%d+)$')
-    floor, deadline = tonumber(f), tonumber(d)
+    floor, deadline = tonumber(f) or -1, tonumber(d) or 0
   end
   if seen >= 0 and not hold then
     floor, deadline = seen, now + ttl
