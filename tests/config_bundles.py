@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from agents_data import agent, tool
+
 from service.bundle import Bundle, write_bundle
 from service.settings import Thresholds
 
@@ -65,3 +67,8 @@ def worker_bundle(
         schema_versions={"profile": "1"},
         defaults=thr,
     )
+
+
+def worker(agent_id: str, **extra: Any) -> dict[str, Any]:
+    """A heartbeat body of an agent on the ``worker`` profile of :func:`worker_bundle`."""
+    return agent(agent_id, tool("search", "search"), profile="worker", **extra)

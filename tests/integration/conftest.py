@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from apps import ClientFactory
+from config_bundles import worker_bundle
 from litestar.testing import AsyncTestClient
+from support import RegistryProcess
 
 from service.app import create_app
+from service.bundle import Bundle
 from service.settings import Settings
 
 
@@ -32,3 +36,21 @@ async def client(app_client: ClientFactory) -> AsyncIterator[AsyncTestClient[Any
     """A replica with default (MCP Mesh) thresholds on the shared test Redis."""
     async with app_client() as c:
         yield c
+
+
+@pytest.fixture
+def bundles(tmp_path: Path) -> tuple[Bundle, Bundle]:
+    """A, and B that changes the major key ``/config/model``."""
+    return (
+        worker_bundle(tmp_path / "a", model="small"),
+        worker_bundle(tmp_path / "b", model="large"),
+    )
+
+
+@pytest.fixture
+def processes() -> Iterator[list[RegistryProcess]]:
+    """Registry processes a test starts (it appends them); all stopped after the test."""
+    started: list[RegistryProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from agents_data import agent, tool
 from apps import FAST, ClientFactory
-from config_bundles import worker_bundle
+from config_bundles import worker, worker_bundle
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 from support import eventually
@@ -47,10 +46,6 @@ async def raw(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 def config(raw: aioredis.Redis) -> ConfigStore:
     """The registry's own config store, on this test's event loop (the app runs on another)."""
     return ConfigStore(Store(raw, KEYS))
-
-
-def worker(agent_id: str, **extra: Any) -> dict[str, Any]:
-    return agent(agent_id, tool("search", "search"), profile="worker", **extra)
 
 
 async def _setup(

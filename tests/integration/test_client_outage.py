@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +42,6 @@ WORKER = {
 }
 
 
-@pytest.fixture
-def replicas() -> Iterator[list[RegistryProcess]]:
-    started: list[RegistryProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
-
-
 class Seen:
     def __init__(self) -> None:
         self.config: list[ConfigUpdate] = []
@@ -65,7 +56,7 @@ def _wired(wiring: Any) -> bool:
 async def test_client_keeps_state_through_503s_and_fails_over_between_replicas(
     tmp_path: Path,
     own_redis: RedisServer,
-    replicas: list[RegistryProcess],
+    processes: list[RegistryProcess],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     a = worker_bundle(tmp_path / "a")
@@ -79,7 +70,7 @@ async def test_client_keeps_state_through_503s_and_fails_over_between_replicas(
         "REGISTRY_LOG_LEVEL": "warning",
     }
     r1, r2 = start_registry(tmp_path, **env), start_registry(tmp_path, **env)
-    replicas += [r1, r2]
+    processes += [r1, r2]
     seen = Seen()
     cache = tmp_path / "cache"
     client = RegistryClient(

@@ -4,13 +4,13 @@ delivered in heartbeats, shows in the history, and only published versions can b
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from agents_data import agent, tool
 from apps import ClientFactory
-from config_bundles import worker_bundle
+from config_bundles import worker
 from litestar.testing import AsyncTestClient
 from support import eventually
 
@@ -24,17 +24,17 @@ SLOW = {"config_refresh": 5.0, "config_claim_ttl": 15.0, "admin_token": TOKEN}
 UNPUBLISHED = "sha256:" + "0" * 64
 
 
-@pytest.fixture
-def bundles(tmp_path: Path) -> tuple[Bundle, Bundle]:
-    """A, and B that changes the major key ``/config/model``."""
-    return (
-        worker_bundle(tmp_path / "a", model="small"),
-        worker_bundle(tmp_path / "b", model="large"),
-    )
-
-
-def worker(agent_id: str, **extra: Any) -> dict[str, Any]:
-    return agent(agent_id, tool("search", "search"), profile="worker", **extra)
+@asynccontextmanager
+async def _rolled_out(
+    app_client: ClientFactory, a: Bundle, b: Bundle
+) -> AsyncIterator[tuple[AsyncTestClient[Any], AsyncTestClient[Any]]]:
+    """A revision-1 replica of A and a revision-2 replica of B, once both serve B."""
+    async with (
+        app_client(bundle_dir=a.path, deploy_revision=1, **SLOW) as old,
+        app_client(bundle_dir=b.path, deploy_revision=2, **SLOW) as new,
+    ):
+        await eventually(lambda: _serves(old, b.version), timeout=5)
+        yield old, new
 
 
 async def _active(c: AsyncTestClient[Any]) -> str:
@@ -45,11 +45,7 @@ async def test_pin_and_unpin_switch_every_replica_and_reach_heartbeats(
     app_client: ClientFactory, bundles: tuple[Bundle, Bundle]
 ) -> None:
     a, b = bundles
-    async with (
-        app_client(bundle_dir=a.path, deploy_revision=1, **SLOW) as old,
-        app_client(bundle_dir=b.path, deploy_revision=2, **SLOW) as new,
-    ):
-        await eventually(lambda: _serves(old, b.version), timeout=5)
+    async with _rolled_out(app_client, a, b) as (old, new):
         assert await _active(new) == b.version
         on_b = (await new.post("/heartbeat", json=worker("w-1", config_version=b.version))).json()
         assert on_b["config"]["changed"] is False
@@ -134,11 +130,7 @@ async def test_pin_endpoints_require_the_admin_token(
     app_client: ClientFactory, bundles: tuple[Bundle, Bundle]
 ) -> None:
     a, b = bundles
-    async with (
-        app_client(bundle_dir=a.path, deploy_revision=1, **SLOW) as old,
-        app_client(bundle_dir=b.path, deploy_revision=2, **SLOW) as new,
-    ):
-        await eventually(lambda: _serves(old, b.version), timeout=5)
+    async with _rolled_out(app_client, a, b) as (_old, new):
         pin = {"version": a.version}
         for headers, status in [({}, 401), ({"Authorization": "Bearer nope"}, 403)]:
             r = await new.put("/admin/config/pin", json=pin, headers=headers)

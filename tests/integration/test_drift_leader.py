@@ -4,7 +4,6 @@ report. When the leader dies, another replica takes the lease over."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,14 +18,6 @@ pytestmark = pytest.mark.timeout(90)
 LONG_LIVED = Thresholds(heartbeat_interval=5, degraded_after=30, expire_after=60, retention=120)
 
 
-@pytest.fixture
-def replicas() -> Iterator[list[RegistryProcess]]:
-    started: list[RegistryProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
-
-
 async def _metric(url: str, name: str, labels: str = "") -> float | None:
     async with httpx.AsyncClient(timeout=5) as http:
         text = (await http.get(f"{url}/metrics")).text
@@ -35,7 +26,7 @@ async def _metric(url: str, name: str, labels: str = "") -> float | None:
 
 
 async def test_one_replica_leads_drift_and_another_takes_over_when_it_dies(
-    tmp_path: Path, redis_url: str, replicas: list[RegistryProcess]
+    tmp_path: Path, redis_url: str, processes: list[RegistryProcess]
 ) -> None:
     bundle = worker_bundle(tmp_path / "a", thresholds=LONG_LIVED)
     env = {
@@ -45,14 +36,14 @@ async def test_one_replica_leads_drift_and_another_takes_over_when_it_dies(
         "REGISTRY_DRIFT_INTERVAL": "0.2",
         "REGISTRY_LOG_LEVEL": "warning",
     }
-    replicas += [start_registry(tmp_path, **env), start_registry(tmp_path, **env)]
+    processes += [start_registry(tmp_path, **env), start_registry(tmp_path, **env)]
     reported = {"on": bundle.version, "off": "sha256:" + "0" * 64, "none": None}
     async with httpx.AsyncClient(timeout=5) as http:
         for agent_id, version in reported.items():
             body = {"agent_id": agent_id, "name": "worker", "profile": "worker", "tools": []}
             if version:
                 body["config_version"] = version
-            r = await http.post(f"{replicas[0].url}/heartbeat", json=body)
+            r = await http.post(f"{processes[0].url}/heartbeat", json=body)
             assert r.status_code == 200
 
     worker = '{profile="worker"}'
@@ -60,19 +51,21 @@ async def test_one_replica_leads_drift_and_another_takes_over_when_it_dies(
     async def settled() -> bool:
         # One leader; both replicas show the fleet's numbers: of the two agents that report
         # a version, one runs the active one (the agent reporting none is left out).
-        leaders = [await _metric(r.url, "registry_drift_leader") for r in replicas]
+        leaders = [await _metric(r.url, "registry_drift_leader") for r in processes]
         ratios = [
-            await _metric(r.url, "registry_config_convergence_ratio", worker) for r in replicas
+            await _metric(r.url, "registry_config_convergence_ratio", worker) for r in processes
         ]
-        drifted = [await _metric(r.url, "registry_config_drifted_agents", worker) for r in replicas]
+        drifted = [
+            await _metric(r.url, "registry_config_drifted_agents", worker) for r in processes
+        ]
         return sorted(leaders) == [0.0, 1.0] and ratios == [0.5, 0.5] and drifted == [1.0, 1.0]
 
     await eventually(settled, timeout=20)
-    flags = [await _metric(r.url, "registry_drift_leader") for r in replicas]
-    leader, other = replicas if flags[0] == 1.0 else replicas[::-1]
+    flags = [await _metric(r.url, "registry_drift_leader") for r in processes]
+    leader, other = processes if flags[0] == 1.0 else processes[::-1]
     leader.proc.kill()  # no graceful hand-over: the lease has to expire
     leader.proc.wait(10)
-    replicas.remove(leader)
+    processes.remove(leader)
 
     async def took_over() -> bool:
         return await _metric(other.url, "registry_drift_leader") == 1.0

@@ -3,13 +3,12 @@ config and capability blocks in heartbeats, HEAD 202, drift and capability injec
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from agents_data import agent, tool
 from apps import ClientFactory
-from config_bundles import worker_bundle
+from config_bundles import worker
 from prometheus_client import REGISTRY
 from support import eventually
 
@@ -18,19 +17,6 @@ from service.bundle import Bundle
 FAST = {"config_refresh": 0.1, "config_claim_ttl": 0.5}
 TOKEN = "s3cret"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def bundles(tmp_path: Path) -> tuple[Bundle, Bundle]:
-    """A, and B that changes the major key ``/config/model``."""
-    return (
-        worker_bundle(tmp_path / "a", model="small"),
-        worker_bundle(tmp_path / "b", model="large"),
-    )
-
-
-def worker(agent_id: str, **extra: Any) -> dict[str, Any]:
-    return agent(agent_id, tool("search", "search"), profile="worker", **extra)
 
 
 async def test_heartbeat_delivers_config_and_head_asks_for_post_on_a_new_active(

@@ -15,7 +15,7 @@ import httpx
 import httpx2
 import pytest
 from agents_data import agent, tool
-from config_bundles import worker_bundle
+from config_bundles import worker, worker_bundle
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from support import RedisServer, RegistryProcess, start_registry
@@ -53,10 +53,6 @@ async def call(session: ClientSession, name: str, **args: Any) -> dict[str, Any]
     assert not result.is_error, result.content
     assert isinstance(result.structured_content, dict)
     return result.structured_content
-
-
-def worker(agent_id: str, **extra: Any) -> dict[str, Any]:
-    return agent(agent_id, tool("search", "search"), profile="worker", **extra)
 
 
 @pytest.fixture(scope="module")

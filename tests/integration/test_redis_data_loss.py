@@ -5,17 +5,15 @@ keeps serving config meanwhile, and what it writes again is byte-for-byte the bu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from config_bundles import worker_bundle
+from config_bundles import worker, worker_bundle
 from support import RedisServer, RegistryProcess, eventually, start_registry
 
-from service.bundle import bundle_from_files
+from service.bundle import Bundle, bundle_from_files
 from service.store.keys import Keys
 
 pytestmark = pytest.mark.timeout(60)
@@ -24,46 +22,39 @@ REFRESH = 0.2
 KEYS = Keys()
 
 
-@pytest.fixture
-def replicas() -> Iterator[list[RegistryProcess]]:
-    started: list[RegistryProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
-
-
-def _registration(agent_id: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "agent_id": agent_id,
-        "name": "worker",
-        "profile": "worker",
-        "http_host": "127.0.0.1",
-        "http_port": 9100,
-        "tools": [{"function_name": "search", "capability": "search"}],
-        **extra,
-    }
+def _replica(
+    tmp_path: Path,
+    redis_url: str,
+    bundle: Bundle,
+    revision: int,
+    *,
+    refresh: float,
+    claim_ttl: float = 3.0,
+) -> RegistryProcess:
+    """A replica process serving ``bundle`` as deploy revision ``revision``."""
+    return start_registry(
+        tmp_path,
+        REGISTRY_REDIS_URL=redis_url,
+        REGISTRY_BUNDLE_DIR=str(bundle.path),
+        REGISTRY_DEPLOY_REVISION=str(revision),
+        REGISTRY_CONFIG_REFRESH=str(refresh),
+        REGISTRY_CONFIG_CLAIM_TTL=str(claim_ttl),
+        REGISTRY_LOG_LEVEL="warning",
+    )
 
 
 @pytest.mark.parametrize("loss", ["flushall", "restart"])
 async def test_replica_republishes_its_bundle_after_redis_lost_its_data(
-    tmp_path: Path, own_redis: RedisServer, replicas: list[RegistryProcess], loss: str
+    tmp_path: Path, own_redis: RedisServer, processes: list[RegistryProcess], loss: str
 ) -> None:
     a = worker_bundle(tmp_path / "a")
     assert a.path is not None
-    reg = start_registry(
-        tmp_path,
-        REGISTRY_REDIS_URL=own_redis.url,
-        REGISTRY_BUNDLE_DIR=str(a.path),
-        REGISTRY_DEPLOY_REVISION="3",
-        REGISTRY_CONFIG_REFRESH=str(REFRESH),
-        REGISTRY_CONFIG_CLAIM_TTL="1.0",
-        REGISTRY_LOG_LEVEL="warning",
-    )
-    replicas.append(reg)
+    reg = _replica(tmp_path, own_redis.url, a, 3, refresh=REFRESH, claim_ttl=1.0)
+    processes.append(reg)
     raw = aioredis.Redis.from_url(own_redis.url)
     async with httpx.AsyncClient(base_url=reg.url) as http:
         try:
-            before = (await http.post("/heartbeat", json=_registration("w-1"))).json()
+            before = (await http.post("/heartbeat", json=worker("w-1"))).json()
             assert before["config"]["version"] == a.version
             assert await raw.exists(KEYS.bundle(a.version))
 
@@ -113,13 +104,13 @@ async def test_replica_republishes_its_bundle_after_redis_lost_its_data(
             # The agent's record went with the data: HEAD says so, and a POST re-registers
             # it and still carries the config, with a generation that never steps back.
             assert (await http.head("/heartbeat/w-1")).status_code == 410
-            after = await http.post("/heartbeat", json=_registration("w-1"))
+            after = await http.post("/heartbeat", json=worker("w-1"))
             assert after.status_code == 200
             config = after.json()["config"]
             assert config["version"] == a.version
             assert config["payload"] == a.profiles["worker"]
             assert config["generation"] > before["config"]["generation"]
-            steady = _registration("w-1", config_version=a.version)
+            steady = worker("w-1", config_version=a.version)
             assert (await http.post("/heartbeat", json=steady)).json()["config"]["changed"] is False
         finally:
             await raw.aclose()
@@ -129,20 +120,8 @@ async def _history(raw: aioredis.Redis) -> list[str]:
     return [fields[b"v"].decode() for _, fields in await raw.xrange(KEYS.history())]
 
 
-def _replica(tmp_path: Path, redis_url: str, bundle: Any, revision: int, refresh: float) -> Any:
-    return start_registry(
-        tmp_path,
-        REGISTRY_REDIS_URL=redis_url,
-        REGISTRY_BUNDLE_DIR=str(bundle.path),
-        REGISTRY_DEPLOY_REVISION=str(revision),
-        REGISTRY_CONFIG_REFRESH=str(refresh),
-        REGISTRY_CONFIG_CLAIM_TTL="3.0",
-        REGISTRY_LOG_LEVEL="warning",
-    )
-
-
 async def test_after_a_data_loss_a_lower_revision_does_not_activate_first(
-    tmp_path: Path, own_redis: RedisServer, replicas: list[RegistryProcess]
+    tmp_path: Path, own_redis: RedisServer, processes: list[RegistryProcess]
 ) -> None:
     """Mid-rollout (revisions 1 and 2 running, 2 active) Redis loses its data. The revision-1
     replica refreshes five times as often, so it republishes first; the fleet must still go
@@ -151,14 +130,14 @@ async def test_after_a_data_loss_a_lower_revision_does_not_activate_first(
         worker_bundle(tmp_path / "a", model="small"),
         worker_bundle(tmp_path / "b", model="large"),
     )
-    replicas.append(_replica(tmp_path, own_redis.url, new, 2, refresh=0.5))
-    replicas.append(_replica(tmp_path, own_redis.url, old, 1, refresh=0.1))
+    processes.append(_replica(tmp_path, own_redis.url, new, 2, refresh=0.5))
+    processes.append(_replica(tmp_path, own_redis.url, old, 1, refresh=0.1))
     raw = aioredis.Redis.from_url(own_redis.url)
     try:
         async with httpx.AsyncClient() as http:
 
             async def served(version: str) -> bool:
-                for reg in replicas:
+                for reg in processes:
                     got = (await http.get(f"{reg.url}/config/active")).json()["version"]
                     if got != version:
                         return False
@@ -182,7 +161,7 @@ async def test_after_a_data_loss_a_lower_revision_does_not_activate_first(
 
 
 async def test_the_hold_after_a_data_loss_ends_when_the_higher_revision_is_gone(
-    tmp_path: Path, own_redis: RedisServer, replicas: list[RegistryProcess]
+    tmp_path: Path, own_redis: RedisServer, processes: list[RegistryProcess]
 ) -> None:
     """The higher revision died with the data: after one claim TTL the remaining replica's
     bundle activates, so the hold cannot wedge the fleet."""
@@ -190,9 +169,9 @@ async def test_the_hold_after_a_data_loss_ends_when_the_higher_revision_is_gone(
         worker_bundle(tmp_path / "a", model="small"),
         worker_bundle(tmp_path / "b", model="large"),
     )
-    replicas.append(_replica(tmp_path, own_redis.url, new, 2, refresh=0.2))
+    processes.append(_replica(tmp_path, own_redis.url, new, 2, refresh=0.2))
     survivor = _replica(tmp_path, own_redis.url, old, 1, refresh=0.2)
-    replicas.append(survivor)
+    processes.append(survivor)
     raw = aioredis.Redis.from_url(own_redis.url)
     try:
         async with httpx.AsyncClient(base_url=survivor.url) as http:
@@ -201,8 +180,8 @@ async def test_the_hold_after_a_data_loss_ends_when_the_higher_revision_is_gone(
                 return bool((await http.get("/config/active")).json()["version"] == version)
 
             await eventually(lambda: survivor_serves(new.version))
-            replicas[0].proc.kill()
-            replicas[0].proc.wait(5)
+            processes[0].proc.kill()
+            processes[0].proc.wait(5)
             await raw.flushall()
 
             async def held() -> bool:
