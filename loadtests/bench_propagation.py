@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.queues import Queue
 from pathlib import Path
@@ -122,74 +123,67 @@ class _Recording(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _worker(
-    indices: list[int],
-    total: int,
-    url: str,
-    versions: tuple[str, str],
-    interval: float,
-    out: Queue[tuple[Any, ...]],
-    ctrl: Queue[Any],
-) -> None:
-    """Run the agents ``indices`` (of ``total``); report to ``out``, take orders from ``ctrl``.
+@dataclass(frozen=True)
+class _Job:
+    """What one agent worker process runs (pickled to a spawned process)."""
 
-    Orders: a start time (float) once every worker is ready, then the new replica's URL,
-    then ``None`` to stop.
-    """
-    asyncio.run(_agents(indices, total, url, versions, interval, out, ctrl))
+    indices: list[int]  # the agents it runs, out of ``total``
+    total: int
+    url: str
+    versions: tuple[str, str]  # A, then B
+    interval: float
+    out: Queue[tuple[Any, ...]]  # reports to the parent
+    ctrl: Queue[Any]  # orders: a start time, then the new replica's URL, then None to stop
 
 
-async def _agents(
-    indices: list[int],
-    total: int,
-    url: str,
-    versions: tuple[str, str],
-    interval: float,
-    out: Queue[tuple[Any, ...]],
-    ctrl: Queue[Any],
-) -> None:
-    version_a, version_b = versions
+def _worker(job: _Job) -> None:
+    """Run one worker's agents until the parent says stop."""
+    asyncio.run(_agents(job))
+
+
+async def _agents(job: _Job) -> None:
+    version_a, version_b = job.versions
     on_a: set[int] = set()
 
-    transports = {i: _Recording() for i in indices}
+    transports = {i: _Recording() for i in job.indices}
 
     def recorder(i: int) -> Any:
         def on_config(update: ConfigUpdate) -> None:
             if update.version == version_a and i not in on_a:
                 on_a.add(i)
-                if len(on_a) == len(indices):
-                    out.put(("on_a", len(indices)))
+                if len(on_a) == len(job.indices):
+                    job.out.put(("on_a", len(job.indices)))
             elif update.version == version_b:
-                out.put(("applied", i, time.time(), list(transports[i].heads)))
+                job.out.put(("applied", i, time.time(), list(transports[i].heads)))
 
         return on_config
 
     clients = {
         i: RegistryClient(
-            [url],
+            [job.url],
             {"agent_id": f"bench-{i}", "name": "worker", "profile": "worker", "tools": []},
-            interval=interval,
+            interval=job.interval,
             backoff=Backoff(base=0.1, cap=1.0),
             on_config=recorder(i),
             transport=transports[i],
         )
-        for i in indices
+        for i in job.indices
     }
 
-    out.put(("ready",))
+    job.out.put(("ready",))
     # Spawned workers take a while to import: one shared start time keeps the grid.
-    start_at: float = await asyncio.to_thread(ctrl.get)
+    start_at: float = await asyncio.to_thread(job.ctrl.get)
 
     async def start(i: int, client: RegistryClient) -> None:
         # Agent i starts at i/total of the interval: phases evenly spread across processes.
-        await asyncio.sleep(max(0.0, start_at + interval * i / total - time.time()))
+        await asyncio.sleep(max(0.0, start_at + job.interval * i / job.total - time.time()))
         await client.run()
 
     tasks = [asyncio.create_task(start(i, c)) for i, c in clients.items()]
-    while (order := await asyncio.to_thread(ctrl.get)) is not None:
+    while (order := await asyncio.to_thread(job.ctrl.get)) is not None:
         for i, c in clients.items():
             if i % 2:  # half the fleet now prefers the new replica
-                c.urls = [order, url]
+                c.urls = [order, job.url]
     for c in clients.values():
         c.stop()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -235,19 +229,16 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
         )
         procs.append(old)
         for w in range(args.procs):
-            indices = list(range(w, args.agents, args.procs))
-            p = ctx.Process(
-                target=_worker,
-                args=(
-                    indices,
-                    args.agents,
-                    old_url,
-                    (version_a, version_b),
-                    args.interval,
-                    out,
-                    ctrls[w],
-                ),
+            job = _Job(
+                list(range(w, args.agents, args.procs)),
+                args.agents,
+                old_url,
+                (version_a, version_b),
+                args.interval,
+                out,
+                ctrls[w],
             )
+            p = ctx.Process(target=_worker, args=(job,))
             p.start()
             workers.append(p)
         started, until = 0, time.monotonic() + 60
