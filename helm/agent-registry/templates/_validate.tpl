@@ -60,6 +60,10 @@ all stop before anything is applied.
 {{- if lt (float64 $c.retention) (float64 $c.expireAfter) }}
 {{- fail (printf "agent-registry: config.retention (%v) must be at least config.expireAfter (%v)" $c.retention $c.expireAfter) }}
 {{- end }}
+{{- /* A claim must survive a missed refresh, or the fleet-active bundle would flap. */}}
+{{- if le (float64 $c.configClaimTtl) (mulf 2 (float64 $c.configRefresh)) }}
+{{- fail (printf "agent-registry: config.configClaimTtl (%v) must be more than twice config.configRefresh (%v)" $c.configClaimTtl $c.configRefresh) }}
+{{- end }}
 {{- if gt (int $c.pageSize) (int $c.maxPageSize) }}
 {{- fail (printf "agent-registry: config.pageSize (%v) must not exceed config.maxPageSize (%v)" $c.pageSize $c.maxPageSize) }}
 {{- end }}
@@ -67,7 +71,7 @@ all stop before anything is applied.
 {{- /* Non-secret config only, and nothing the chart already manages. */}}
 {{- /* A name set twice would be a duplicate ConfigMap key, or an env entry silently winning. */}}
 {{- $managed := list "REGISTRY_HOST" "REGISTRY_PORT" "REGISTRY_DEPLOY_REVISION" "REGISTRY_REDIS_URL" "REGISTRY_REDIS_MODE" "REGISTRY_REDIS_SENTINELS" "REGISTRY_REDIS_SENTINEL_MASTER" "REGISTRY_REDIS_TIMEOUT" "PROMETHEUS_MULTIPROC_DIR" }}
-{{- $managed = concat $managed (list "REGISTRY_WORKERS" "REGISTRY_LOG_LEVEL" "REGISTRY_KEY_PREFIX" "REGISTRY_HEARTBEAT_INTERVAL" "REGISTRY_DEGRADED_AFTER" "REGISTRY_EXPIRE_AFTER" "REGISTRY_RETENTION" "REGISTRY_SWEEP_INTERVAL" "REGISTRY_KEEPALIVE_TIMEOUT" "REGISTRY_DRIFT_INTERVAL" "REGISTRY_DRIFT_AFTER_INTERVALS" "REGISTRY_MAX_BODY_BYTES" "REGISTRY_PAGE_SIZE" "REGISTRY_MAX_PAGE_SIZE" "REGISTRY_EVENTS_MAXLEN" "REGISTRY_BUNDLE_DIR") }}
+{{- $managed = concat $managed (list "REGISTRY_WORKERS" "REGISTRY_LOG_LEVEL" "REGISTRY_KEY_PREFIX" "REGISTRY_HEARTBEAT_INTERVAL" "REGISTRY_DEGRADED_AFTER" "REGISTRY_EXPIRE_AFTER" "REGISTRY_RETENTION" "REGISTRY_SWEEP_INTERVAL" "REGISTRY_KEEPALIVE_TIMEOUT" "REGISTRY_DRIFT_INTERVAL" "REGISTRY_DRIFT_AFTER_INTERVALS" "REGISTRY_CONFIG_REFRESH" "REGISTRY_CONFIG_CLAIM_TTL" "REGISTRY_MAX_BODY_BYTES" "REGISTRY_PAGE_SIZE" "REGISTRY_MAX_PAGE_SIZE" "REGISTRY_EVENTS_MAXLEN" "REGISTRY_BUNDLE_DIR") }}
 {{- range $name, $_ := $c.extra }}
 {{- if regexMatch "(?i)(TOKEN|PASSWORD|SECRET|CREDENTIAL|PRIVATE_KEY)" $name }}
 {{- fail (printf "agent-registry: config.extra.%s looks like a secret; the ConfigMap must not hold secrets: use secrets.* or extraEnv with valueFrom.secretKeyRef" $name) }}

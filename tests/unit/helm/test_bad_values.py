@@ -210,6 +210,16 @@ TEMPLATE_CASES = [
         id="retention-below-expiry",
     ),
     pytest.param(
+        {"config": {"configRefresh": 2, "configClaimTtl": 4}},
+        r"config.configClaimTtl \(4\) must be more than twice config.configRefresh \(2\)",
+        id="claim-ttl-not-above-twice-refresh",
+    ),
+    pytest.param(
+        {"config": {"extra": {"REGISTRY_CONFIG_CLAIM_TTL": "9"}}},
+        "config.extra.REGISTRY_CONFIG_CLAIM_TTL is set by the chart",
+        id="extra-duplicates-claim-ttl",
+    ),
+    pytest.param(
         {"config": {"pageSize": 2000}},
         r"config.pageSize \(2000\) must not exceed config.maxPageSize \(1000\)",
         id="page-size-above-max",

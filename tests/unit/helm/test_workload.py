@@ -257,6 +257,8 @@ def test_configmap_carries_the_settings(render: Any, k8s: SimpleNamespace) -> No
     assert env["REGISTRY_KEEPALIVE_TIMEOUT"] == "120"
     assert env["REGISTRY_DRIFT_INTERVAL"] == "30"
     assert env["REGISTRY_DRIFT_AFTER_INTERVALS"] == "4"
+    assert env["REGISTRY_CONFIG_REFRESH"] == "0.5"
+    assert env["REGISTRY_CONFIG_CLAIM_TTL"] == "3"
     # Large integers must not turn into floats like 2.097152e+06.
     assert env["REGISTRY_MAX_BODY_BYTES"] == "2097152"
     assert env["REGISTRY_EVENTS_MAXLEN"] == "50000"
