@@ -240,36 +240,6 @@ def load_bundle(directory: Path) -> Bundle:
     return bundle_from_files(files, path=directory)
 
 
-def _build_files(
-    *,
-    profiles: Mapping[str, Mapping[str, Any]],
-    catalog: Mapping[str, Any],
-    environment: str,
-    git: Mapping[str, Any],
-    schema_versions: Mapping[str, str],
-    defaults: Thresholds,
-    build_info: Mapping[str, Any] | None,
-) -> dict[str, bytes]:
-    files: dict[str, bytes] = {CATALOG: canonical_json(catalog)}
-    for name in sorted(profiles):
-        if not _PROFILE_FILE.match(f"{PROFILES_DIR}/{name}.json"):
-            raise BundleError(f"invalid profile name {name!r} for {PROFILES_DIR}/{name}.json")
-        files[f"{PROFILES_DIR}/{name}.json"] = canonical_json(profiles[name])
-    manifest: dict[str, Any] = {
-        "format": FORMAT,
-        "environment": environment,
-        "schema_versions": dict(schema_versions),
-        "defaults": {"thresholds": defaults.to_dict()},
-        "files": {name: sha256_digest(data) for name, data in files.items()},
-        "git": dict(git),
-    }
-    if build_info:
-        manifest["build"] = dict(build_info)
-    manifest["version"] = _version_of(manifest)
-    files[MANIFEST] = canonical_json(manifest)
-    return files
-
-
 def _replace_dir(staging: Path, out_dir: Path) -> None:
     """Swap ``staging`` into ``out_dir``; stale files of an older bundle never survive."""
     if not out_dir.exists():
@@ -309,15 +279,23 @@ def assemble_bundle(
     ``build_info`` (build time, host) is recorded in the manifest but not hashed; leave it
     out for byte-identical output.
     """
-    files = _build_files(
-        profiles=profiles,
-        catalog=catalog,
-        environment=environment,
-        git=git,
-        schema_versions=schema_versions,
-        defaults=defaults,
-        build_info=build_info,
-    )
+    files: dict[str, bytes] = {CATALOG: canonical_json(catalog)}
+    for name in sorted(profiles):
+        if not _PROFILE_FILE.match(f"{PROFILES_DIR}/{name}.json"):
+            raise BundleError(f"invalid profile name {name!r} for {PROFILES_DIR}/{name}.json")
+        files[f"{PROFILES_DIR}/{name}.json"] = canonical_json(profiles[name])
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "environment": environment,
+        "schema_versions": dict(schema_versions),
+        "defaults": {"thresholds": defaults.to_dict()},
+        "files": {name: sha256_digest(data) for name, data in files.items()},
+        "git": dict(git),
+    }
+    if build_info:
+        manifest["build"] = dict(build_info)
+    manifest["version"] = _version_of(manifest)
+    files[MANIFEST] = canonical_json(manifest)
     return Bundle(
         path=None,
         manifest=_decoder.decode(files[MANIFEST]),
