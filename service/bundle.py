@@ -306,16 +306,35 @@ def assemble_bundle(
     )
 
 
+def _write_files(directory: Path, files: Mapping[str, bytes]) -> None:
+    """Create each file in ``directory`` (which must not hold it yet) with its bytes."""
+    # Plain descriptors rather than Path.write_bytes: a bundle is thousands of small files,
+    # and a buffered file object per file costs more than writing the bytes.
+    base = os.fspath(directory)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    for name, data in files.items():
+        fd = os.open(f"{base}/{name}", flags, 0o644)
+        try:
+            os.fchmod(fd, 0o644)  # the umask may have taken bits off
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+
+
 def save_bundle(bundle: Bundle, out_dir: Path) -> Bundle:
     """Write ``bundle``'s files to ``out_dir``, replacing an older bundle there."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
+        # Fixed modes whatever the umask: the runtime image reads the bundle as a user other
+        # than the one who built it, and a bundle holds no secrets.
         staging.chmod(0o755)
-        (staging / PROFILES_DIR).mkdir(mode=0o755)
-        for name, data in bundle.files.items():
-            (staging / name).write_bytes(data)
+        (staging / PROFILES_DIR).mkdir()
+        (staging / PROFILES_DIR).chmod(0o755)
+        _write_files(staging, bundle.files)
         _replace_dir(staging, out_dir)
     finally:
         if staging.exists():

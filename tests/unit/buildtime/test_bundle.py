@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,6 +185,33 @@ def test_rewriting_a_bundle_drops_stale_profiles(bundle_dir: Path) -> None:
     )
     assert not (bundle_dir / "profiles/alpha.json").exists()
     assert load_bundle(bundle_dir).profiles == {}
+
+
+def test_bundle_modes_do_not_depend_on_the_umask(tmp_path: Path) -> None:
+    # The runtime image reads the bundle as a non-root user other than the builder, so a
+    # builder's restrictive umask must not make it unreadable.
+    old = os.umask(0o077)
+    try:
+        write_bundle(
+            tmp_path / "b",
+            profiles={"alpha": {"profile": "alpha"}},
+            catalog={"capabilities": []},
+            environment="dev",
+            git=GIT,
+            schema_versions={},
+        )
+    finally:
+        os.umask(old)
+    modes = {
+        p.relative_to(tmp_path).as_posix(): p.stat().st_mode & 0o777 for p in tmp_path.rglob("*")
+    }
+    assert modes == {
+        "b": 0o755,
+        "b/profiles": 0o755,
+        "b/manifest.json": 0o644,
+        "b/catalog.json": 0o644,
+        "b/profiles/alpha.json": 0o644,
+    }
 
 
 def test_canonical_json_is_sorted_and_compact() -> None:
