@@ -11,13 +11,20 @@ the first cold run left behind.
 This machine's speed drifts (a shared VM: the same run can take twice as long an hour later),
 so before every run the benchmark times a fixed reference workload (a pure-Python loop) and
 reports each build time also as a multiple of it: those ratios compare across runs and
-machines where the seconds do not.
+machines where the seconds do not. It also times creating a few empty files where the run will
+write, because writing the bundles (3,000 new files) is the part the file system decides: on
+ext4 without a journal, as here, the kernel skips inodes freed in the last
+``vm.dirty_expire_centisecs`` (30 s) when it allocates one, so right after thousands of files
+were deleted near the same directory (a test run, the previous benchmark's clean-up) each new
+file can cost a millisecond of kernel time instead of twenty microseconds. The benchmark works
+in the system's temporary directory; set ``TMPDIR`` to measure another file system.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -114,6 +121,23 @@ def reference() -> float:
     return time.perf_counter() - start
 
 
+FILE_PROBES = 200
+
+
+def file_cost(directory: Path) -> float:
+    """Milliseconds the file system takes to create an empty file in ``directory`` now.
+
+    The probe files stay until the benchmark's clean-up: deleting them here would itself
+    slow the next creations down (see the module docstring).
+    """
+    probe = Path(tempfile.mkdtemp(prefix="file-probe-", dir=directory))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    start = time.perf_counter()
+    for i in range(FILE_PROBES):
+        os.close(os.open(probe / str(i), flags, 0o644))
+    return (time.perf_counter() - start) * 1000 / FILE_PROBES
+
+
 def _cpu() -> float:
     """CPU seconds of this process and its reaped children (the render workers)."""
     own, workers = (
@@ -184,11 +208,14 @@ def _summary(kind: str, runs: list[dict[str, float]]) -> str:
     validated = [r["validated"] for r in runs]
     ratios = [r["total"] / r["reference"] for r in runs]
     cpu = [r["cpu"] for r in runs]
+    writing = [r["total"] - r["validated"] for r in runs]
+    files = [r["file_ms"] for r in runs]
     return (
         f"{kind}: min {min(totals):.3f} s, median {statistics.median(totals):.3f} s over "
         f"{len(runs)} run(s) (rendered and validated: min {min(validated):.3f} s, "
-        f"median {statistics.median(validated):.3f} s); CPU median "
-        f"{statistics.median(cpu):.2f} s; median "
+        f"median {statistics.median(validated):.3f} s; hashing and writing: median "
+        f"{statistics.median(writing):.3f} s with {statistics.median(files):.3f} ms per new "
+        f"file); CPU median {statistics.median(cpu):.2f} s; median "
         f"{statistics.median(ratios):.2f}x the reference loop"
     )
 
@@ -222,17 +249,17 @@ def main(argv: list[str] | None = None) -> int:
         for kind, i in plan:
             # Cold: a new empty cache every time. Warm: the cache the first cold run filled.
             cache = Path(tmp) / (f"cache-cold-{i}" if kind == "cold" else "cache-cold-0")
-            yardstick = reference()
+            yardstick, file_ms = reference(), file_cost(Path(tmp))
             result = _spawn(root, cache, Path(tmp) / f"out-{kind}-{i}", args.jobs)
-            result["reference"] = yardstick
+            result["reference"], result["file_ms"] = yardstick, file_ms
             results[kind].append(result)
             label = "empty template cache" if kind == "cold" else "cache of cold run 1"
             print(
                 f"{kind} run {i + 1} ({label}): {result['payloads']:.0f} payloads rendered and "
                 f"validated in {result['validated']:.3f} s; with hashing and writing the "
                 f"bundles {result['total']:.3f} s, {result['cpu']:.2f} CPU s (process "
-                f"{result['process']:.3f} s; reference "
-                f"loop just before: {yardstick:.3f} s{_stolen(result)})"
+                f"{result['process']:.3f} s; just before: reference loop {yardstick:.3f} s, "
+                f"{file_ms:.3f} ms per new file{_stolen(result)})"
             )
         for kind, runs in results.items():
             if runs:

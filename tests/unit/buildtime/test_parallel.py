@@ -182,7 +182,18 @@ def test_benchmark_runs_cold_and_warm_in_fresh_processes(
     assert re.search(r"cold run 1 \(empty template cache\): \d+ payloads rendered", out)
     assert re.search(r"warm run 1 \(cache of cold run 1\): \d+ payloads rendered", out)
     assert "cold: min " in out and "warm: min " in out
-    # Every run reports its CPU time and the reference loop timed just before it, and the
-    # summaries give the ratio that compares across a machine whose speed drifts.
-    assert len(re.findall(r"\d+\.\d\d CPU s .*reference loop just before: \d+\.\d+ s", out)) == 2
+    # Every run reports its CPU time, and the reference loop and the cost of creating a file
+    # timed just before it; the summaries give the ratio that compares across a machine whose
+    # speed drifts, and the writing time beside the file system's cost per file.
+    before = r"\d+\.\d\d CPU s .*just before: reference loop \d+\.\d+ s, \d+\.\d+ ms per new file"
+    assert len(re.findall(before, out)) == 2
     assert len(re.findall(r"median \d+\.\d\dx the reference loop", out)) == 2
+    assert len(re.findall(r"writing: median \d+\.\d+ s with \d+\.\d+ ms per new file", out)) == 2
+
+
+def test_file_cost_creates_probe_files_and_keeps_them(tmp_path: Path) -> None:
+    cost = bench.file_cost(tmp_path)
+    assert cost > 0
+    (probe,) = tmp_path.iterdir()
+    # Kept until the benchmark's clean-up: deleting them would slow the next creations.
+    assert len(list(probe.iterdir())) == bench.FILE_PROBES
