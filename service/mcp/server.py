@@ -33,13 +33,14 @@ from mcp_types import (
 )
 
 from service import __version__
-from service.api.admin import check_admin_token
-from service.api.deps import decode_json
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
-from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS, STORE_ERRORS
+from service.metrics import STORE_ERRORS
+from service.registry.auth import check_admin
+from service.registry.decoding import decode_json
+from service.registry.figures import PrometheusText
+from service.registry.heartbeat import count, result_label
 
 from .endpoint import McpEndpoint
-from .schemas import PrometheusText
 from .tools import TOOLS, ToolSpec
 
 log = logging.getLogger("service.mcp")
@@ -100,22 +101,21 @@ class RegistryMcpServer:
         try:
             if spec.admin:
                 # Checked first, as on HTTP: no argument errors for a caller without the token.
-                check_admin_token(_authorization(ctx), self.endpoint.registry)
+                check_admin(_authorization(ctx), self.endpoint.registry.settings)
             args = self._decode(spec, params.arguments or {})
             result = await self.endpoint.bounded(spec.call(self.endpoint.registry, args))
         except RegistryError as exc:
             if isinstance(exc, StoreUnavailable):
                 STORE_ERRORS.inc()
             if heartbeat:
-                HEARTBEATS.labels("mcp", _heartbeat_result(exc)).inc()
+                count("mcp", result_label(exc))
             return _failure(exc)
         except Exception:
             # A bug must still answer the call: the client gets a tool error, the log the trace.
             log.exception("MCP tool %s failed", spec.name)
             return _failure(RegistryError(f"{spec.name} failed unexpectedly; see the registry log"))
         if heartbeat:
-            HEARTBEATS.labels("mcp", "ok").inc()
-            HEARTBEAT_SECONDS.labels("mcp").observe(time.perf_counter() - started)
+            count("mcp", "ok", started)
         text = result.text if isinstance(result, PrometheusText) else _json.encode(result).decode()
         return CallToolResult(
             content=[TextContent(text=text)], structured_content=msgspec.to_builtins(result)
@@ -189,13 +189,6 @@ def _authorization(ctx: ServerRequestContext[Any]) -> str | None:
         return None
     value = headers.get("authorization")
     return value if isinstance(value, str) else None
-
-
-def _heartbeat_result(exc: RegistryError) -> str:
-    """The ``result`` label of a failed heartbeat, as POST /heartbeat would count it."""
-    if isinstance(exc, InvalidInput):
-        return "invalid"
-    return "unavailable" if isinstance(exc, StoreUnavailable) else "error"
 
 
 def _describe(spec: ToolSpec) -> Tool:
