@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from buildtime.depgraph import Graph
 from buildtime.issues import Issue
 from buildtime.semver import ConstraintError, parse_constraint
+from service.domain.depgraph import Graph
 
 __all__ = ["Checker", "Source", "check_all", "resolve_pointer"]
 

@@ -19,17 +19,17 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 from msgspec import Meta
 
-from service.capability_rules import (
+from service.delivery import assignment_version
+from service.domain.catalog import (
     ValidationResult,
     available_capabilities,
     catalog_index,
     check_assignment,
     validate_capability_dependencies,
 )
-from service.delivery import assignment_version
+from service.domain.matching import parse_constraint, version_matches
 from service.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from service.fleet_config import FleetConfig
-from service.matching import parse_constraint, version_matches
 from service.models import Capability, VersionText
 
 from .deps import Registry, decode_json

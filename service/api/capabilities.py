@@ -13,8 +13,8 @@ from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from service.domain.matching import Candidate
 from service.errors import InvalidInput
-from service.matching import Candidate
 from service.models import (
     CapabilitiesPage,
     CapabilitySummary,

@@ -13,9 +13,9 @@ from litestar.params import FromPath
 from packaging.version import InvalidVersion
 
 from service.delivery import capabilities_block, config_block
+from service.domain.matching import ConstraintError, parse_constraint, parse_version, resolve
 from service.errors import InvalidInput, StoreUnavailable
 from service.fleet_config import FleetConfig
-from service.matching import ConstraintError, parse_constraint, parse_version, resolve
 from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS
 from service.models import HeartbeatRequest, HeartbeatResponse, Lease
 from service.store.records import iso

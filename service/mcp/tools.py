@@ -30,7 +30,7 @@ from service.api.deps import Registry, decode_cursor, page_size
 from service.api.filters import AgentFilter
 from service.api.heartbeat import full_heartbeat, validate_semantics
 from service.api.metrics import registry_figures
-from service.capability_rules import ValidationResult
+from service.domain.catalog import ValidationResult
 from service.errors import RegistryError
 from service.models import (
     AgentsPage,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from service.matching import ConstraintError, parse_constraint, version_matches
+from service.domain.matching import ConstraintError, parse_constraint, version_matches
 
 ProblemKind = Literal["missing", "version_conflict", "cycle", "invalid"]
 
