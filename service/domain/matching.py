@@ -1,24 +1,42 @@
-"""Dependency matching: semver constraints, tag operators, ranking and slot resolution.
+"""Dependency matching: ranking live providers and resolving a heartbeat's slots.
 
-Pure functions over plain data, so they are unit-tested without Redis or sockets.
+Pure functions over plain data, so they are unit-tested without Redis or sockets. The
+version grammar (:mod:`service.domain.constraints`) and the tag rule
+(:mod:`service.domain.tags`) are re-exported here; the build imports the same modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import msgspec
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from service.models import Dependency, HeartbeatRequest, ResolvedSlot, TagSpec
+from service.domain.constraints import (
+    Constraint,
+    ConstraintError,
+    parse_constraint,
+    parse_version,
+    version_matches,
+)
+from service.domain.tags import tag_score, tags_admit
+from service.models import Dependency, HeartbeatRequest, ResolvedSlot
 
-
-class ConstraintError(ValueError):
-    """A version constraint could not be parsed."""
+__all__ = [
+    "Candidate",
+    "Constraint",
+    "ConstraintError",
+    "ProviderEntry",
+    "parse_constraint",
+    "parse_version",
+    "rank",
+    "resolve",
+    "tag_score",
+    "tags_admit",
+    "version_matches",
+]
 
 
 class ProviderEntry(msgspec.Struct, kw_only=True, frozen=True, array_like=True):
@@ -45,102 +63,9 @@ class Candidate:
     degraded: bool
 
 
-def parse_version(text: str) -> Version:
-    """Parse a provider version; raises ``InvalidVersion`` for non-semver text."""
-    return _version(text)
-
-
-@lru_cache(maxsize=4096)
-def _version(text: str) -> Version:
-    return Version(text)
-
-
-@lru_cache(maxsize=4096)
-def parse_constraint(text: str | None) -> SpecifierSet | None:
-    """Turn ``>=1.2,<2``, ``^1.2``, ``~1.2``, ``1.2.3`` or ``*`` into a specifier set.
-
-    ``None`` means "any version". npm-style caret and tilde ranges are translated to the
-    equivalent PEP 440 bounds so one real library does the comparing.
-    """
-    if text is None or text.strip() in ("", "*", "x", "latest"):
-        return None
-    parts: list[str] = []
-    for raw in text.replace(" ", ",").split(","):
-        part = raw.strip()
-        if not part:
-            continue
-        if part.startswith("^"):
-            parts.extend(_caret(part[1:]))
-        elif part.startswith("~") and not part.startswith("~="):
-            parts.extend(_tilde(part[1:]))
-        elif part[0].isdigit():
-            parts.append(f"=={part}")
-        else:
-            parts.append(part)
-    try:
-        return SpecifierSet(",".join(parts))
-    except InvalidSpecifier as exc:
-        raise ConstraintError(f"invalid version constraint {text!r}") from exc
-
-
-def _release(text: str) -> tuple[int, ...]:
-    try:
-        release = Version(text).release
-    except InvalidVersion as exc:
-        raise ConstraintError(f"invalid version {text!r} in constraint") from exc
-    return release
-
-
-def _caret(text: str) -> list[str]:
-    rel = _release(text)
-    # ^ allows changes that do not modify the left-most non-zero component.
-    idx = next((i for i, n in enumerate(rel) if n != 0), len(rel) - 1)
-    upper = [*rel[:idx], rel[idx] + 1]
-    return [f">={text}", f"<{'.'.join(map(str, upper))}"]
-
-
-def _tilde(text: str) -> list[str]:
-    rel = _release(text)
-    # ~1.2.3 and ~1.2 allow patch changes; ~1 allows minor changes.
-    upper = [rel[0] + 1] if len(rel) == 1 else [rel[0], rel[1] + 1]
-    return [f">={text}", f"<{'.'.join(map(str, upper))}"]
-
-
-def version_matches(version: str, constraint: SpecifierSet | None) -> bool:
-    """True when ``version`` satisfies ``constraint`` (an invalid version only matches "any")."""
-    if constraint is None:
-        return True
-    try:
-        return constraint.contains(_version(version), prereleases=True)
-    except InvalidVersion:
-        return False
-
-
-def tag_score(tags: Iterable[str], spec: TagSpec) -> int | None:
-    """Score a provider's tags against a dependency's tag spec; ``None`` means rejected.
-
-    A plain tag is required, ``+tag`` is preferred (+1 each), ``-tag`` excludes, and a
-    nested list is an OR group: at least one of its tags must be present.
-    """
-    have = set(tags)
-    score = 0
-    for item in spec:
-        if isinstance(item, list):
-            if not any(t.lstrip("+") in have for t in item):
-                return None
-        elif item.startswith("-"):
-            if item[1:] in have:
-                return None
-        elif item.startswith("+"):
-            score += item[1:] in have
-        elif item not in have:
-            return None
-    return score
-
-
 def _rank_key(score: int, entry: ProviderEntry) -> tuple[int, Any, str, str]:
     try:
-        version: Any = _version(entry.version)
+        version: Any = parse_version(entry.version)
     except InvalidVersion:
         version = Version("0")
     # Sorted ascending, so negate what should come first: high score, then high version.
