@@ -26,7 +26,7 @@ __all__ = ["Constraint", "ConstraintError", "parse_constraint", "parse_version",
 _ANY = frozenset({"", "*", "x", "X", "latest"})
 _WILD = frozenset({"*", "x", "X"})
 # An operator (optional) then a version; whitespace may separate the two (`>= 1.2`).
-_TERM = re.compile(r"(~=|==|!=|>=|<=|\^|~|>|<|=)?\s*([^\s,|<>=!~^]+)")
+_TERM = re.compile(r"(~=|==|!=|>=|<=|\^|~|>|<|=)?\s*((?:[^\s,|<>=!~^]|!(?=\d))+)")
 _CACHE_VERSIONS = 1024  # per constraint: bounded, since provider versions come from clients
 
 
@@ -176,7 +176,7 @@ def _term(op: str, ver: str, whole: str, pre: set[Version]) -> list[str]:
         pre.add(Version(version.base_version))
     if op in ("", "="):
         # npm: a partial version is a range (1.2 = 1.2.x), a full one is exact.
-        if len(version.release) < 3 and not version.is_prerelease and version.local is None:
+        if len(version.release) < 3 and str(version) == version.base_version:
             return [f"=={version}.*"]
         return [f"=={version}"]
     return [f"{op}{version}" if op != "~=" else f"~={ver}"]

@@ -45,6 +45,8 @@ CASES: list[tuple[str, str, Outcome]] = [
     ("1.2.3", "1.2.3", M),
     ("1.2.3", "1.2.4", N),
     ("=1.2", "1.2.7", M),
+    ("1.2.post1", "1.2.post1", M),  # a suffixed version is never partial
+    ("1.2.post1", "1.2.0", N),
     ("==1.2", "1.2.0", M),  # PEP 440 ==: exact, zero-padded
     ("==1.2", "1.2.5", N),
     # wildcards
