@@ -13,6 +13,7 @@ from service.domain.matching import (
     rank,
     resolve,
     tag_score,
+    tags_admit,
     version_matches,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "rank",
     "resolve",
     "tag_score",
+    "tags_admit",
     "version_matches",
 ]
