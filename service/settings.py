@@ -6,7 +6,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
+
+from service.domain.thresholds import RULE, threshold_problems
+from service.domain.thresholds import Thresholds as Thresholds  # re-exported
 
 RedisMode = Literal["standalone", "sentinel", "cluster"]
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -14,42 +17,6 @@ _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Health timer thresholds for one agent profile, in seconds."""
-
-    heartbeat_interval: float = 5.0
-    degraded_after: float = 10.0
-    expire_after: float = 20.0
-    retention: float = 300.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.heartbeat_interval <= self.degraded_after < self.expire_after:
-            raise SettingsError(
-                "thresholds must satisfy 0 < heartbeat_interval <= degraded_after < expire_after"
-                f" (got {self.heartbeat_interval}, {self.degraded_after}, {self.expire_after})"
-            )
-        if self.retention < 0:
-            raise SettingsError(f"retention must be >= 0 (got {self.retention})")
-
-    def to_dict(self) -> dict[str, float]:
-        """The thresholds as stored in bundle manifests and profile payloads."""
-        return {
-            "heartbeat_interval": self.heartbeat_interval,
-            "degraded_after": self.degraded_after,
-            "expire_after": self.expire_after,
-            "retention": self.retention,
-        }
-
-    @classmethod
-    def from_dict(
-        cls, data: Mapping[str, Any], *, fallback: Thresholds | None = None
-    ) -> Thresholds:
-        """Build thresholds from a mapping; missing keys come from ``fallback``."""
-        base = (fallback or cls()).to_dict()
-        return cls(**{key: float(data.get(key, value)) for key, value in base.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +71,7 @@ class Settings:
             raise SettingsError("REGISTRY_REDIS_URL must start with redis://, rediss:// or unix://")
         if mode == "cluster" and url is None:
             raise SettingsError("REGISTRY_REDIS_URL is required when REGISTRY_REDIS_MODE=cluster")
-        try:
-            thresholds = Thresholds(
-                heartbeat_interval=e.number("REGISTRY_HEARTBEAT_INTERVAL", 5.0),
-                degraded_after=e.number("REGISTRY_DEGRADED_AFTER", 10.0),
-                expire_after=e.number("REGISTRY_EXPIRE_AFTER", 20.0),
-                retention=e.number("REGISTRY_RETENTION", 300.0),
-            )
-        except SettingsError as exc:
-            raise SettingsError(
-                f"REGISTRY_HEARTBEAT_INTERVAL/DEGRADED_AFTER/EXPIRE_AFTER: {exc}"
-            ) from exc
+        thresholds = _thresholds(e)
         bundle = e.text("REGISTRY_BUNDLE_DIR")
         max_page = e.integer("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)
         page = e.integer("REGISTRY_PAGE_SIZE", 100, minimum=1)
@@ -160,6 +117,27 @@ class Settings:
             drift_interval=e.number("REGISTRY_DRIFT_INTERVAL", 15.0, minimum=0.1),
             drift_after_intervals=e.number("REGISTRY_DRIFT_AFTER_INTERVALS", 3.0, minimum=1),
         )
+
+
+_THRESHOLD_VARS = {
+    "heartbeat_interval": "REGISTRY_HEARTBEAT_INTERVAL",
+    "degraded_after": "REGISTRY_DEGRADED_AFTER",
+    "expire_after": "REGISTRY_EXPIRE_AFTER",
+    "retention": "REGISTRY_RETENTION",
+}
+
+
+def _thresholds(e: _Env) -> Thresholds:
+    """The default thresholds; an error names every variable of each broken part of the rule."""
+    defaults = Thresholds().to_dict()
+    values = {f: e.number(var, defaults[f]) for f, var in _THRESHOLD_VARS.items()}
+    problems = threshold_problems(values, _THRESHOLD_VARS)
+    if problems:
+        raise SettingsError(
+            "; ".join(p.message for p in problems)
+            + f" (the rule is {RULE.format(**_THRESHOLD_VARS)})"
+        )
+    return Thresholds(**values)
 
 
 class _Env:

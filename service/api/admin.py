@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody
 
-from service.capability_rules import ValidationResult
+from service.domain.catalog import ValidationResult
 from service.registry import admin
 from service.registry.admin import (
     AvailableCapabilities,

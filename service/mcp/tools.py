@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from service.capability_rules import ValidationResult
+from service.domain.catalog import ValidationResult
 from service.errors import RegistryError
 from service.models import (
     AgentsPage,

@@ -11,15 +11,15 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from service.capability_rules import (
+from service.domain.catalog import (
     ValidationResult,
     available_capabilities,
     catalog_index,
     check_assignment,
     validate_capability_dependencies,
 )
+from service.domain.matching import parse_constraint, version_matches
 from service.errors import InvalidInput, NotFound
-from service.matching import parse_constraint, version_matches
 from service.models import Capability, VersionText
 from service.registry.context import Registry
 from service.registry.delivery import assignment_version

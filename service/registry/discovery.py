@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.matching import Candidate
+from service.domain.matching import Candidate
 from service.models import (
     CapabilitiesPage,
     CapabilitySummary,

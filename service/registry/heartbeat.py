@@ -9,8 +9,8 @@ import time
 import msgspec
 from packaging.version import InvalidVersion
 
+from service.domain.matching import ConstraintError, parse_constraint, parse_version, resolve
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
-from service.matching import ConstraintError, parse_constraint, parse_version, resolve
 from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS
 from service.models import HeartbeatRequest, HeartbeatResponse, Lease
 from service.registry.clock import now_ms

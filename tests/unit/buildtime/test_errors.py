@@ -159,3 +159,33 @@ def test_thresholds_order_and_unknown_major_key(make_project: MakeProject) -> No
     issues = _issues(make_project({"templates/profiles/gamma.yaml.j2": child}))
     assert _one(issues, "thresholds").pointer == "/thresholds/degraded_after"
     assert _one(issues, "major-key").pointer == "/major_keys/0"
+
+
+def test_bad_defaults_thresholds_in_values_are_an_issue_not_a_traceback(
+    make_project: MakeProject,
+) -> None:
+    dev = (
+        "environment: dev\ndefaults:\n  thresholds:\n    heartbeat_interval: 5\n"
+        "    degraded_after: 5\nvars:\n  mode: dev\n"
+    )
+    [issue] = _issues(make_project({"templates/values/dev.yaml": dev}))
+    assert (issue.code, issue.file, issue.line, issue.pointer) == (
+        "thresholds",
+        "templates/values/dev.yaml",
+        5,
+        "/defaults/thresholds/degraded_after",
+    )
+    assert "degraded_after (5) must exceed heartbeat_interval (5)" in issue.message
+
+
+def test_bad_defaults_thresholds_in_toml_values_name_the_file(make_project: MakeProject) -> None:
+    prod = (
+        'environment = "prod"\n[vars]\nmode = "prod"\nregions = ["eu"]\n'
+        "[defaults.thresholds]\nexpire_after = 10\n"
+    )
+    [issue] = _issues(make_project({"templates/values/prod.toml": prod}), "prod")
+    assert (issue.code, issue.file, issue.pointer) == (
+        "thresholds",
+        "templates/values/prod.toml",
+        "/defaults/thresholds/expire_after",
+    )
