@@ -12,6 +12,7 @@ from service.domain.thresholds import RULE, threshold_problems
 from service.domain.thresholds import Thresholds as Thresholds  # re-exported
 
 RedisMode = Literal["standalone", "sentinel", "cluster"]
+_REDIS_MODES: tuple[str, ...] = ("standalone", "sentinel", "cluster")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -60,7 +61,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate settings; raise :class:`SettingsError` naming the bad variable."""
         e = _Env(os.environ if env is None else env)
-        mode = e.choice("REGISTRY_REDIS_MODE", ("standalone", "sentinel", "cluster"), "standalone")
+        mode = e.choice("REGISTRY_REDIS_MODE", _REDIS_MODES, _D.redis_mode)
         sentinels = e.hostports("REGISTRY_REDIS_SENTINELS")
         if mode == "sentinel" and not sentinels:
             raise SettingsError(
@@ -73,16 +74,16 @@ class Settings:
             raise SettingsError("REGISTRY_REDIS_URL is required when REGISTRY_REDIS_MODE=cluster")
         thresholds = _thresholds(e)
         bundle = e.text("REGISTRY_BUNDLE_DIR")
-        max_page = e.integer("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)
-        page = e.integer("REGISTRY_PAGE_SIZE", 100, minimum=1)
+        max_page = e.integer("REGISTRY_MAX_PAGE_SIZE", _D.max_page_size, minimum=1)
+        page = e.integer("REGISTRY_PAGE_SIZE", _D.page_size, minimum=1)
         if page > max_page:
             raise SettingsError("REGISTRY_PAGE_SIZE must not exceed REGISTRY_MAX_PAGE_SIZE")
-        prefix = e.text("REGISTRY_KEY_PREFIX") or "reg"
+        prefix = e.text("REGISTRY_KEY_PREFIX") or _D.key_prefix
         if not prefix.replace("-", "").replace("_", "").isalnum():
             raise SettingsError("REGISTRY_KEY_PREFIX must be letters, digits, '-' or '_'")
         tokens = e.secret("REGISTRY_AGENT_TOKENS")
-        refresh = e.number("REGISTRY_CONFIG_REFRESH", 1.0, minimum=0.05)
-        claim_ttl = e.number("REGISTRY_CONFIG_CLAIM_TTL", 5.0, minimum=0.1)
+        refresh = e.number("REGISTRY_CONFIG_REFRESH", _D.config_refresh, minimum=0.05)
+        claim_ttl = e.number("REGISTRY_CONFIG_CLAIM_TTL", _D.config_claim_ttl, minimum=0.1)
         if claim_ttl <= 2 * refresh:
             # A claim must survive a missed refresh, or the active bundle would flap.
             raise SettingsError(
@@ -92,32 +93,40 @@ class Settings:
             redis_url=url,
             redis_mode=mode,  # type: ignore[arg-type]
             redis_sentinels=sentinels,
-            redis_sentinel_master=e.text("REGISTRY_REDIS_SENTINEL_MASTER") or "mymaster",
+            redis_sentinel_master=e.text("REGISTRY_REDIS_SENTINEL_MASTER")
+            or _D.redis_sentinel_master,
             redis_password=e.secret("REGISTRY_REDIS_PASSWORD"),
             redis_sentinel_password=e.secret("REGISTRY_REDIS_SENTINEL_PASSWORD"),
-            redis_timeout=e.number("REGISTRY_REDIS_TIMEOUT", 1.0, minimum=0.01),
+            redis_timeout=e.number("REGISTRY_REDIS_TIMEOUT", _D.redis_timeout, minimum=0.01),
             key_prefix=prefix,
-            host=e.text("REGISTRY_HOST") or "127.0.0.1",
-            port=e.integer("REGISTRY_PORT", 8000, minimum=0, maximum=65535),
-            workers=e.integer("REGISTRY_WORKERS", 1, minimum=1, maximum=256),
-            keepalive_timeout=e.number("REGISTRY_KEEPALIVE_TIMEOUT", 75.0, minimum=1),
+            host=e.text("REGISTRY_HOST") or _D.host,
+            port=e.integer("REGISTRY_PORT", _D.port, minimum=0, maximum=65535),
+            workers=e.integer("REGISTRY_WORKERS", _D.workers, minimum=1, maximum=256),
+            keepalive_timeout=e.number(
+                "REGISTRY_KEEPALIVE_TIMEOUT", _D.keepalive_timeout, minimum=1
+            ),
             thresholds=thresholds,
             bundle_dir=Path(bundle) if bundle else None,
-            deploy_revision=e.integer("REGISTRY_DEPLOY_REVISION", 0, minimum=0),
-            log_level=e.choice("REGISTRY_LOG_LEVEL", _LOG_LEVELS, "info"),
-            max_body_bytes=e.integer("REGISTRY_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+            deploy_revision=e.integer("REGISTRY_DEPLOY_REVISION", _D.deploy_revision, minimum=0),
+            log_level=e.choice("REGISTRY_LOG_LEVEL", _LOG_LEVELS, _D.log_level),
+            max_body_bytes=e.integer("REGISTRY_MAX_BODY_BYTES", _D.max_body_bytes, minimum=1024),
             page_size=page,
             max_page_size=max_page,
-            events_maxlen=e.integer("REGISTRY_EVENTS_MAXLEN", 10_000, minimum=10),
-            sweep_interval=e.number("REGISTRY_SWEEP_INTERVAL", 1.0, minimum=0.05),
+            events_maxlen=e.integer("REGISTRY_EVENTS_MAXLEN", _D.events_maxlen, minimum=10),
+            sweep_interval=e.number("REGISTRY_SWEEP_INTERVAL", _D.sweep_interval, minimum=0.05),
             admin_token=e.secret("REGISTRY_ADMIN_TOKEN"),
             agent_tokens=tuple(t.strip() for t in (tokens or "").split(",") if t.strip()),
             config_refresh=refresh,
             config_claim_ttl=claim_ttl,
-            drift_interval=e.number("REGISTRY_DRIFT_INTERVAL", 15.0, minimum=0.1),
-            drift_after_intervals=e.number("REGISTRY_DRIFT_AFTER_INTERVALS", 3.0, minimum=1),
+            drift_interval=e.number("REGISTRY_DRIFT_INTERVAL", _D.drift_interval, minimum=0.1),
+            drift_after_intervals=e.number(
+                "REGISTRY_DRIFT_AFTER_INTERVALS", _D.drift_after_intervals, minimum=1
+            ),
         )
 
+
+#: The defaults, written once (the dataclass fields above): ``from_env`` reads them here.
+_D = Settings()
 
 _THRESHOLD_VARS = {
     "heartbeat_interval": "REGISTRY_HEARTBEAT_INTERVAL",
@@ -129,7 +138,7 @@ _THRESHOLD_VARS = {
 
 def _thresholds(e: _Env) -> Thresholds:
     """The default thresholds; an error names every variable of each broken part of the rule."""
-    defaults = Thresholds().to_dict()
+    defaults = _D.thresholds.to_dict()
     values = {f: e.number(var, defaults[f]) for f, var in _THRESHOLD_VARS.items()}
     problems = threshold_problems(values, _THRESHOLD_VARS)
     if problems:

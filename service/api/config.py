@@ -34,7 +34,11 @@ class ConfigController(Controller):
         """The manifest: version (sha256 of the content), git provenance, environment."""
         return config.manifest(reg)
 
-    @get("/profiles/{name:str}", summary="One profile's config payload", responses=problems(404))
+    @get(
+        "/profiles/{name:str}",
+        summary="One profile's config payload",
+        responses=problems(400, 404),
+    )
     async def profile(
         self,
         reg: Reg,

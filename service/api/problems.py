@@ -60,6 +60,8 @@ def parameter_error(request: Request[Any, Any, Any], exc: ValidationException) -
         key = missing.group("name")
     name, allowed = _public(request, key)
     detail = f"{name}: {message}" if name else message
+    if missing:
+        detail = f"{name}: this query parameter is required"
     if allowed:
         detail = f"{name}: must be one of {', '.join(allowed)}"
     return Response(

@@ -26,7 +26,7 @@ T = TypeVar("T")
 PROBLEM = "application/problem+json"
 
 
-class Problem(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+class ProblemDetails(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """An RFC 9457 problem: every 4xx and 5xx body. ``field`` names the offending input."""
 
     type: str = "about:blank"
@@ -52,7 +52,7 @@ def problems(*codes: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problem responses a route can give."""
     return {
         code: ResponseSpec(
-            data_container=Problem,
+            data_container=ProblemDetails,
             description=_DESCRIPTIONS[code],
             media_type=PROBLEM,
             generate_examples=False,

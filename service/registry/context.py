@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from service.bundle import Bundle
-from service.profiles import Profiles
+from service.domain.profiles import Profiles
 from service.registry.fleet import FleetConfig
 from service.settings import Settings
 from service.store.store import Store

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from service.bundle import Bundle
-from service.profiles import Profiles
+from service.domain.profiles import Profiles
 from service.registry import drift, sweeper
 from service.registry.context import Registry
 from service.registry.fleet import FleetConfig
