@@ -73,3 +73,8 @@ ASSIGNMENTS_LOST = Counter(
     "Agents that reported a runtime capability assignment the store no longer holds"
     " (Redis lost data: run it with AOF persistence).",
 )
+UNKNOWN_FIELDS = Counter(
+    "registry_heartbeat_unknown_fields_total",
+    "Heartbeat bodies that carried top-level fields this registry does not know (accepted and"
+    " ignored, as MCP Mesh compatibility needs; each new name is logged once at debug level).",
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, delete, post, put
 from litestar.params import JSONBody
 
 from service.domain.catalog import ValidationResult
@@ -23,7 +23,7 @@ from service.registry.admin import (
 )
 
 from .params import AgentIdPath
-from .wiring import JsonBody, Reg, admin_guard, bundle_guard, problems
+from .wiring import JsonBody, Reg, admin_guard, bundle_guard, get, problems
 
 _ERRORS = problems(400, 401, 403, 404, 422, 503)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, delete, get
+from litestar import Controller, Response, delete
 
 from service.models import AgentsPage, AgentView, HealthView
 from service.registry import agents
@@ -18,7 +18,7 @@ from .params import (
     TagQuery,
     VersionQuery,
 )
-from .wiring import Reg, problems
+from .wiring import Reg, get, problems
 
 
 class AgentsController(Controller):

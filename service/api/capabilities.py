@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response
 from litestar.openapi.datastructures import ResponseSpec
 
 from service.errors import InvalidInput
@@ -29,7 +29,7 @@ from .params import (
     VersionQuery,
     WaitQuery,
 )
-from .wiring import Reg, problems
+from .wiring import Reg, get, problems
 
 _WAIT = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?$")
 MAX_WAIT_S = 60.0

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller
 from litestar.params import PathParameter, QueryParameter
 
 from service.bundle_diff import BundleDiff
 from service.registry import config
 from service.registry.config import VersionsView
 
-from .wiring import Reg, problems
+from .wiring import Reg, get, problems
 
 _Profile = Annotated[str, PathParameter(max_length=63, description="Profile name")]
 _From = Annotated[

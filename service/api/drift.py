@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from litestar import get
-
 from service.registry.drift import DriftReport, drift_report
 
 from .params import NamespaceQuery
-from .wiring import Reg, problems
+from .wiring import Reg, get, problems
 
 
 @get("/drift", summary="Config drift per profile", tags=["config"], responses=problems(400, 503))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import get
 from litestar.params import QueryParameter
 
 from service.models import EventsPage
 from service.registry import events
 
 from .params import CursorQuery, EventTypesQuery, LimitQuery, NamespaceQuery
-from .wiring import Reg, problems
+from .wiring import Reg, get, problems
 
 _Time = Annotated[
     str | None, QueryParameter(max_length=64, description="Epoch ms or an RFC 3339 timestamp")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Response, get
+from litestar import Response
 from litestar.openapi.datastructures import ResponseSpec
 
 from service.registry import health as uc
 from service.registry.health import Readiness, RegistryHealth
 
-from .wiring import Reg
+from .wiring import Reg, get
 
 
 @get(

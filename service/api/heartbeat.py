@@ -27,10 +27,12 @@ class HeartbeatBody(JsonBody[HeartbeatRequest]):
     def decode_bytes(self, value: bytes) -> Any:
         """Decode, counting failures on the heartbeat metrics."""
         try:
-            return super().decode_bytes(value)
+            decoded = super().decode_bytes(value)
         except InvalidInput:
             heartbeat.count("post", "invalid")
             raise
+        heartbeat.note_unknown_fields(value)
+        return decoded
 
 
 @post(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import get
-
 from service.registry.figures import RegistryMetrics, registry_figures
 
-from .wiring import Reg, problems
+from .wiring import Reg, get, problems
 
 
 @get(

@@ -6,6 +6,7 @@ from collections.abc import Generator
 from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
+from litestar import HttpMethod, route
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -128,3 +129,9 @@ class JsonBody(AbstractDTO[T], Generic[T]):
         if decoder is None:
             decoder = self._decoders[self.model_type] = msgspec.json.Decoder(self.model_type)
         return decode_json(value, decoder)
+
+
+def get(path: str, **options: Any) -> Any:
+    """A GET route that also answers HEAD (``curl -I``): the same status and headers, the
+    ETag included, without the body (the server drops it)."""
+    return route(path, http_method=[HttpMethod.GET, HttpMethod.HEAD], **options)

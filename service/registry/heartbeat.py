@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import time
 
@@ -11,7 +12,7 @@ from packaging.version import InvalidVersion
 
 from service.domain.matching import ConstraintError, parse_constraint, parse_version, resolve
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
-from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS
+from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS, UNKNOWN_FIELDS
 from service.models import HeartbeatRequest, HeartbeatResponse, Lease
 from service.registry.clock import now_ms
 from service.registry.context import Registry
@@ -20,12 +21,44 @@ from service.registry.fleet import FleetConfig
 from service.store.records import iso
 from service.store.store import Touch
 
-__all__ = ["AGENT_ID", "Touch", "count", "register", "touch", "validate_semantics"]
+__all__ = [
+    "AGENT_ID",
+    "Touch",
+    "count",
+    "note_unknown_fields",
+    "register",
+    "touch",
+    "validate_semantics",
+]
 
 #: The path form of an agent id (the body form is validated by ``models.AgentId``).
 AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MESSAGES = {"register": "Agent registered via heartbeat"}
 _TOUCH_RESULT = {Touch.OK: "ok", Touch.CHANGED: "changed", Touch.GONE: "gone"}
+_KNOWN_FIELDS = frozenset(HeartbeatRequest.__struct_encode_fields__)
+_top_level = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_logged_unknown: set[str] = set()
+_LOG_AT_MOST = 256  # distinct names remembered: a hostile client cannot grow it for ever
+log = logging.getLogger("service.heartbeat")
+
+
+def note_unknown_fields(raw: bytes) -> None:
+    """Count a body with top-level fields we do not know; log each new name once (debug).
+
+    They are accepted (newer MCP Mesh SDKs add fields), but an operator should be able to
+    see that agents send something the registry ignores.
+    """
+    try:
+        names = _top_level.decode(raw).keys() - _KNOWN_FIELDS
+    except msgspec.DecodeError:
+        return
+    if not names:
+        return
+    UNKNOWN_FIELDS.inc()
+    for name in sorted(names):
+        if name not in _logged_unknown and len(_logged_unknown) < _LOG_AT_MOST:
+            _logged_unknown.add(name)
+            log.debug("heartbeat field %r is not known to this registry; ignored", name[:64])
 
 
 def validate_semantics(req: HeartbeatRequest) -> None:
