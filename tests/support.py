@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -283,3 +284,69 @@ class RedisSentinel:
             self.proc.wait(10)
         if self.master is not None:
             self.master.stop()
+
+
+class Monitor:
+    """Every command clients send to one redis-server, read with ``MONITOR``.
+
+    Commands a Lua script runs appear as ``[db lua]`` and are left out, so what is counted is
+    exactly the round trips clients made, whatever the scripts do inside them.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._seen: list[tuple[str, list[str]]] = []  # (client address, command words)
+        self._own: set[str] = set()  # addresses of settle()'s own connections
+        self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    @property
+    def commands(self) -> list[list[str]]:
+        """Commands received, in order; names lower case."""
+        return [words for addr, words in self._seen if addr not in self._own]
+
+    def clear(self) -> None:
+        """Forget what was received so far."""
+        self._seen.clear()
+
+    async def __aenter__(self) -> Monitor:
+        reader, self._writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self._writer.write(b"MONITOR\r\n")
+        assert await reader.readline() == b"+OK\r\n"
+        self._task = asyncio.create_task(self._read(reader))
+        return self
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        import shlex
+
+        while line := await reader.readline():
+            text = line.decode(errors="replace").rstrip("\r\n")
+            head, _, rest = text.partition("] ")
+            if head.endswith(" lua") or not rest:
+                continue
+            words = shlex.split(rest)
+            self._seen.append((head.rsplit(" ", 1)[-1], [words[0].lower(), *words[1:]]))
+
+    async def settle(self, marker: str = "registry-monitor-marker") -> None:
+        """Wait until every command sent before this call has been read."""
+        r = redis.Redis(port=self.port)
+        try:
+            r.echo(marker)
+        finally:
+            r.close()
+        deadline = time.monotonic() + 5
+        while True:
+            own = [addr for addr, words in self._seen if words[:2] == ["echo", marker]]
+            if own:
+                self._own.update(own)
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("MONITOR did not deliver the marker")
+            await asyncio.sleep(0.01)
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None and self._writer is not None
+        self._writer.close()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await self._task
