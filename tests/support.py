@@ -243,17 +243,26 @@ def registry_env(**overrides: str) -> dict[str, str]:
 
 @dataclass
 class RedisSentinel:
-    """A real master watched by one real ``redis-server --sentinel`` on loopback."""
+    """A real master with ``replicas`` real replicas, watched by one real sentinel."""
 
     workdir: Path
     master: RedisServer | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     name: str = "registry-master"
+    replicas: list[RedisServer] = field(default_factory=list)
 
-    def start(self) -> None:
+    def start(self, replicas: int = 0) -> None:
         self.master = RedisServer(self.workdir)
         self.master.start()
+        for i in range(replicas):
+            node_dir = self.workdir / f"replica{i}"
+            node_dir.mkdir()
+            replica = RedisServer(
+                node_dir, extra=("--replicaof", "127.0.0.1", str(self.master.port))
+            )
+            replica.start()
+            self.replicas.append(replica)
         conf = self.workdir / "sentinel.conf"
         conf.write_text(
             f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\n"
@@ -282,6 +291,8 @@ class RedisSentinel:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        for replica in self.replicas:
+            replica.stop()
         if self.master is not None:
             self.master.stop()
 

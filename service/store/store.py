@@ -76,8 +76,11 @@ class Store:
         )
 
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and, in Sentinel mode, the sentinels' connections)."""
         await self.client.aclose()
+        manager = getattr(getattr(self.client, "connection_pool", None), "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()
 
     def _remember(self, agent_id: str, ns: str) -> None:
         self._where[agent_id] = ns

@@ -34,8 +34,7 @@ async def _round_trips(redis_server: RedisServer, action: Any, n: int) -> Counte
             await action()
         await mon.settle()
     return Counter(
-        f"evalsha {scripts.get(c[1], c[1])}" if c[0] == "evalsha" else c[0]
-        for c in mon.commands
+        f"evalsha {scripts.get(c[1], c[1])}" if c[0] == "evalsha" else c[0] for c in mon.commands
     )
 
 
