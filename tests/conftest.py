@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# loadtests/ is a dev tool at the repository root, not an installed package: tests import its
+# helpers from there rather than keeping copies.
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from support import RedisCluster, RedisSentinel, RedisServer
 

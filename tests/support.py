@@ -16,14 +16,9 @@ from typing import TypeVar
 
 import redis
 
+from loadtests.procs import free_port
+
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def free_cluster_port() -> int:
