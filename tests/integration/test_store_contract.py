@@ -7,6 +7,7 @@ per session and flushed per test (Litestar's ``tests/unit/test_stores.py`` patte
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -160,6 +161,19 @@ async def test_scripts_reload_after_script_flush(store: Store) -> None:
     assert await beat(store, provider(), Thresholds()) == "refresh"
     await store.client.script_flush()
     assert (await store.sweep()).looked_at >= 0
+
+
+async def test_pipelined_heartbeats_reload_their_scripts(store: Store) -> None:
+    """Heartbeats of one loop turn share a pipeline; a NOSCRIPT inside it is recovered."""
+    ids = [f"greeter-{i}" for i in range(6)]
+    for agent_id in ids:
+        await beat(store, provider(agent_id), Thresholds())
+    await store.client.script_flush()
+    got = await asyncio.gather(*(store.touch(a) for a in ids))
+    assert got == [Touch.OK] * len(ids)
+    await store.client.script_flush()
+    kinds = await asyncio.gather(*(beat(store, provider(a), Thresholds()) for a in ids))
+    assert kinds == ["refresh"] * len(ids)
 
 
 async def test_everything_heals_after_redis_lost_its_data(store: Store) -> None:
