@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 import msgspec
@@ -133,6 +134,7 @@ def decode_entry(raw: bytes) -> ProviderEntry:
     return _entry_dec.decode(raw)
 
 
+@lru_cache(maxsize=64)  # called on every HEAD with the same active version
 def epoch_tag(version: str) -> str:
     """The short tag of a config version kept in the liveness hash's ``e`` field.
 
