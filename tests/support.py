@@ -222,9 +222,11 @@ def start_registry(workdir: Path, **env: str) -> RegistryProcess:
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_http(f"http://127.0.0.1:{port}/health/live", proc=proc)
+        # Generous: five suites may share two cores, and a cold start imports a lot.
+        wait_http(f"http://127.0.0.1:{port}/health/live", timeout=45, proc=proc)
     except RuntimeError as exc:
         proc.kill()
+        proc.wait(5)
         raise RuntimeError(f"{exc}; log:\n{log.read_text()}") from None
     return RegistryProcess(proc, port, log)
 
