@@ -90,7 +90,7 @@ def test_inconsistent_auth_settings_name_the_variable(env: dict[str, str], says:
 
 
 def test_embedded_with_auth_off_binds_loopback_only() -> None:
-    with pytest.raises(SettingsError, match="127.0.0.1"):
+    with pytest.raises(SettingsError, match=r"127\.0\.0\.1"):
         Settings.from_env({"REGISTRY_HOST": "0.0.0.0"})
 
 
