@@ -86,7 +86,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
                     drift.drift,
                 ],
             ),
-            Router("/", guards=[admin_guard], route_handlers=[admin.AdminController]),
+            Router(
+                "/",
+                guards=[admin_guard],
+                route_handlers=[admin.AdminController, admin.OwnershipController],
+            ),
             _group([health.health, health.live, health.ready], "health" in open_groups),
             _group([PrometheusController], "metrics" in open_groups),
             mcp.route(),  # each tool checks the same scopes itself

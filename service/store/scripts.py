@@ -40,6 +40,8 @@ class Scripts:
     sweep: AsyncScript
     providers: AsyncScript
     read_agents: AsyncScript
+    owner_of: AsyncScript
+    set_owner: AsyncScript
     # Fleet config (ConfigStore).
     publish_bundle: AsyncScript
     claim_active: AsyncScript
