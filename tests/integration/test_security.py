@@ -268,3 +268,33 @@ async def test_every_mcp_tool_with_every_identity(
             assert result.is_error, (name, who)
             assert problem["status"] == refusal, (name, who, problem)
             assert snapshot(redis_server) == before, (name, who)
+
+
+def test_ownership_holds_on_every_replica_and_data_loss_rebinds_to_the_first(
+    own_redis: RedisServer, tmp_path: Any
+) -> None:
+    env = {
+        "REGISTRY_REDIS_URL": own_redis.url,
+        "REGISTRY_AUTH": "token",
+        "REGISTRY_TOKENS": tokens_json(),
+    }
+    one, two = start_registry(tmp_path, **env), start_registry(tmp_path, **env)
+    try:
+        with (
+            httpx.Client(base_url=one.url, timeout=10) as r1,
+            httpx.Client(base_url=two.url, timeout=10) as r2,
+        ):
+            assert register(r1, provider("a-9"), "agent_a").status_code == 200
+            assert register(r2, provider("a-9"), "agent_b").status_code == 403
+            assert r2.head("/heartbeat/a-9", headers=bearer("agent_b")).status_code == 403
+            assert r2.head("/heartbeat/a-9", headers=bearer("agent_a")).status_code == 200
+            assert r2.delete("/agents/a-9", headers=bearer("agent_b")).status_code == 403
+            # Redis lost everything: the binding went with the record, so whoever registers
+            # the id first owns it again (the README's Security section says so).
+            own_redis.client().flushall()
+            assert r2.head("/heartbeat/a-9", headers=bearer("agent_a")).status_code == 410
+            assert register(r2, provider("a-9"), "agent_b").status_code == 200
+            assert register(r1, provider("a-9"), "agent_a").status_code == 403
+    finally:
+        one.stop()
+        two.stop()
