@@ -33,8 +33,8 @@ redis-server: ## Make sure redis-server is installed (apt, when run as root)
 	fi
 
 .PHONY: promtool
-promtool: ## Make sure promtool is installed (apt package prometheus, when run as root)
-	@command -v promtool >/dev/null && exit 0; \
+promtool: ## Make sure promtool and prometheus are installed (apt package prometheus, when run as root)
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
 		command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true; \
