@@ -9,7 +9,6 @@ Redis-errors alerts, and only after the events that should trigger them.
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
