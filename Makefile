@@ -46,9 +46,11 @@ promtool: ## Make sure promtool and prometheus are installed (apt package promet
 bundle: $(STAMP) ## Build the dev config bundle into .bundle (served by `make run`)
 	$(VENV)/bin/registry-build build --env dev --out .bundle -q
 
+PORT ?= 8000
+
 .PHONY: run
-run: bundle ## Run one replica on 127.0.0.1:8000 with the embedded store and the dev bundle
-	REGISTRY_BUNDLE_DIR=.bundle $(VENV)/bin/registry serve --host 127.0.0.1 --port 8000
+run: bundle ## Run one replica on 127.0.0.1:PORT (default 8000; make run PORT=8001) with the embedded store and the dev bundle
+	REGISTRY_BUNDLE_DIR=.bundle $(VENV)/bin/registry serve --host 127.0.0.1 --port $(PORT)
 
 .PHONY: validate
 validate: $(STAMP) ## Validate templates, values and schemas for every environment (CI gate)
