@@ -65,6 +65,10 @@ helm-lint: $(STAMP) promtool ## Render, lint, validate and test the Helm chart
 	$(VENV)/bin/python helm/tools/values_table.py --check
 	$(VENV)/bin/pytest tests/unit/helm
 
+.PHONY: helm-template
+helm-template: $(STAMP) ## Print the chart's rendered manifests (ARGS='-f values-prod.yaml --set redis.url=...')
+	@$(VENV)/bin/python helm/tools/template.py $(ARGS)
+
 .PHONY: helm-docs
 helm-docs: $(STAMP) ## Regenerate the values table in helm/agent-registry/README.md
 	$(VENV)/bin/python helm/tools/values_table.py
