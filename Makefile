@@ -42,6 +42,15 @@ promtool: ## Make sure promtool and prometheus are installed (apt package promet
 		echo "promtool is missing: install it (Debian/Ubuntu: sudo apt-get install prometheus)"; exit 1; \
 	fi
 
+.PHONY: chromium
+chromium: ## Make sure headless Chromium and its driver are installed (apt, when run as root; the /ui test)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	else \
+		echo "chromium is missing: install it (Debian/Ubuntu: sudo apt-get install chromium chromium-driver)"; exit 1; \
+	fi
+
 .PHONY: bundle
 bundle: $(STAMP) ## Build the dev config bundle into .bundle (served by `make run`)
 	$(VENV)/bin/registry-build build --env dev --out .bundle -q
@@ -101,7 +110,7 @@ fmt: $(STAMP) ## Format and autofix with ruff
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: test
-test: $(STAMP) redis-server promtool ## Install everything; lint, validate configs, run every test
+test: $(STAMP) redis-server promtool chromium ## Install everything; lint, validate configs, run every test
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory validate
 	$(VENV)/bin/python helm/tools/values_table.py --check

@@ -29,6 +29,7 @@ from service.profiles import Profiles
 from service.settings import Settings
 from service.store.config_store import ConfigStore
 from service.store.store import Store
+from service.ui import DashboardController
 
 log = logging.getLogger("service")
 
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             drift_api.drift_report,
             admin_api.AdminController,
             PrometheusController,
+            DashboardController,
             mcp.route(),
         ],
         lifespan=[lifespan, mcp.lifespan],

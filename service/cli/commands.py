@@ -228,24 +228,44 @@ def events(api: Api, args: argparse.Namespace) -> int:
         else:
             render.console().print(render.table(None, _EVENT_COLUMNS, map(_event_row, items)))
         return 0
+    return _follow(api, args, params)
+
+
+def _event_key(event: dict[str, Any]) -> tuple[int, int]:
+    """A stream id ``<ms>-<seq>`` as a sortable pair."""
+    ms, _, seq = str(event["id"]).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _follow(api: Api, args: argparse.Namespace, params: dict[str, Any]) -> int:
+    """Print events as they happen until interrupted.
+
+    Resumes from the last event's time (``since`` is inclusive, so events already printed
+    are skipped by id) and follows ``next_cursor`` while a poll has more. ``follow=true``
+    and ``wait`` let a server that supports long-polling hold the request open.
+    """
     out = render.console()
-    cursor: str | None = None
+    last: tuple[int, int] | None = None
+    since, cursor = args.since, None
     try:
         while True:
-            page = api.get(
-                "/events", {**params, "cursor": cursor, "follow": "true", "wait": FOLLOW_WAIT}
-            )
-            for item in page.get("events", []):
+            query = {**params, "follow": "true", "wait": FOLLOW_WAIT}
+            query.update({"cursor": cursor} if cursor else {"since": since})
+            page = api.get("/events", query)
+            fresh = [e for e in page.get("events", []) if last is None or _event_key(e) > last]
+            for item in fresh:
                 if args.output == "json":
                     render.print_json_line(item)
                 else:
+                    cells = _event_row(item)
                     out.print(
-                        Text(" ").join(
-                            Text(str(c)) if isinstance(c, str) else c for c in _event_row(item)
-                        )
+                        Text(" ").join(c if isinstance(c, Text) else Text(str(c)) for c in cells)
                     )
-            cursor = page.get("next_cursor") or cursor
-            if not page.get("events"):
+            if fresh:
+                last = _event_key(fresh[-1])
+                since = str(last[0])
+            cursor = page.get("next_cursor")
+            if not cursor and not fresh:
                 time.sleep(FOLLOW_PAUSE)
     except KeyboardInterrupt:
         return 0

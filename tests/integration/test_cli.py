@@ -182,15 +182,25 @@ def test_events_follow_prints_events_as_they_happen(
     reader = threading.Thread(target=lambda: [lines.put(x) for x in out], daemon=True)
     reader.start()
     try:
-        seen = _collect(lines, follower, until="early-1")
-        assert any(e["type"] == "register" for e in seen)
+        first = _collect(lines, follower, until="early-1")
+        assert any(e["type"] == "register" for e in first)
         post(reg.url, provider("late-1", port=9005))
+        later = _collect(lines, follower, until="late-1")
         httpx.delete(f"{reg.url}/agents/late-1", timeout=5)
-        seen = _collect(lines, follower, until="late-1", event="unregister")
-        assert [e["type"] for e in seen if e["agent_id"] == "late-1"] == ["register", "unregister"]
+        later += _collect(lines, follower, until="late-1", event="unregister")
+        # Every event exactly once, in order, across polls (no replay of earlier ones).
+        ids = [e["id"] for e in first + later]
+        assert len(ids) == len(set(ids)), ids
+        assert [e["agent_id"] for e in later] == ["late-1", "late-1"]
+        assert [e["type"] for e in later] == ["register", "unregister"]
     finally:
         follower.send_signal(signal.SIGINT)
-        assert follower.wait(10) == 0
+        code = follower.wait(10)
+        reader.join(5)
+        out.close()
+        if follower.stderr is not None:
+            follower.stderr.close()
+    assert code == 0
 
 
 def _collect(
