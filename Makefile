@@ -99,10 +99,11 @@ bench-peer: $(STAMP) redis-server ## Benchmark: same HEAD/POST workload against 
 	$(PY) -m loadtests.peer
 
 .PHONY: lint
-lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
+lint: $(STAMP) ## ruff (lint + format check), mypy --strict and the import-linter layer contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 .PHONY: fmt
 fmt: $(STAMP) ## Format and autofix with ruff

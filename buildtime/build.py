@@ -17,8 +17,9 @@ from buildtime.issues import Issue, Issues
 from buildtime.project import Project
 from buildtime.render import Renderer, RenderError
 from buildtime.schemas import SchemaSet
-from buildtime.values import load_values
+from buildtime.values import Values, load_values, locate
 from service.bundle import DEFAULT_THRESHOLDS, Bundle, Thresholds, assemble_bundle, save_bundle
+from service.domain.thresholds import RULE, threshold_problems
 
 __all__ = ["BuildFailed", "Builder", "EnvBuild", "Rendered", "gc_paused"]
 
@@ -122,9 +123,12 @@ class Builder:
             if value_issues:
                 # Rendering with broken values would only repeat the same problem per profile.
                 continue
-            result.defaults = Thresholds.from_dict(
-                values.data.get("defaults", {}).get("thresholds", {})
-            )
+            defaults, threshold_issues = self._defaults(values)
+            if defaults is None:
+                # Every profile inherits the defaults: one report here, not one per profile.
+                result.issues += threshold_issues
+                continue
+            result.defaults = defaults
             for name in sorted(values.excluded - set(names)):
                 result.issues.append(
                     Issue(
@@ -174,6 +178,25 @@ class Builder:
         if self.renderer.cache is not None:
             self.renderer.cache.save()
         return results
+
+    def _defaults(self, values: Values) -> tuple[Thresholds | None, list[Issue]]:
+        """``defaults.thresholds`` of the values, or an issue per broken part of the rule."""
+        merged = Thresholds.merged(values.data.get("defaults", {}).get("thresholds", {}))
+        issues = []
+        for problem in threshold_problems(merged):
+            pointer = f"/defaults/thresholds/{problem.fields[0]}"
+            file, line = locate(self.project, values.files, pointer)
+            issues.append(
+                Issue(
+                    "thresholds",
+                    f"defaults.thresholds: {problem.message}",
+                    file,
+                    line,
+                    pointer,
+                    "the rule is " + RULE.format_map({f: f for f in merged}),
+                )
+            )
+        return (None, issues) if issues else (Thresholds(**merged), [])
 
     @property
     def _catalog_file(self) -> str:

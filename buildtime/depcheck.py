@@ -7,17 +7,27 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from buildtime.depgraph import Graph
 from buildtime.issues import Issue
-from buildtime.semver import ConstraintError, parse_constraint
+from service.domain.constraints import ConstraintError, parse_constraint
+from service.domain.depgraph import Graph, requires
+from service.domain.thresholds import RULE, Thresholds, threshold_problems
 
 __all__ = ["Checker", "Source", "check_all", "resolve_pointer"]
 
 _MISSING = object()
+_DEFAULT_THRESHOLDS = Thresholds().to_dict()
+_SELF = {name: name for name in _DEFAULT_THRESHOLDS}
+# Why each part of the threshold rule matters, keyed by the field to change.
+_THRESHOLD_HINTS = {
+    "heartbeat_interval": "agents must heartbeat at a positive interval",
+    "degraded_after": "otherwise healthy agents look degraded between heartbeats",
+    "expire_after": "expiry comes after degradation",
+    "retention": "retention is how long an expired agent stays listed",
+}
 # Keys whose string values look like credentials: those belong in `secrets:` references.
 _SECRET_KEY = re.compile(
     r"(pass(word|wd)?|secret|token|api[_-]?key|credential|private[_-]?key)$", re.I
@@ -51,7 +61,7 @@ def _present(doc: Any, pointer: str) -> bool:
 
 
 def _check_dependency(
-    dep: Mapping[str, Any], versions: Mapping[str, list[str]], file: str, pointer: str
+    dep: Mapping[str, Any], versions: Mapping[str, Sequence[str]], file: str, pointer: str
 ) -> list[Issue]:
     name, text = dep["capability"], dep["version"]
     if name not in versions:
@@ -76,10 +86,10 @@ def _check_dependency(
                 str(exc),
                 file,
                 pointer=f"{pointer}/version",
-                hint="use >=1.2,<2 · ^1.2 · ~1.2 · 1.2.3 · *",
+                hint="use >=1.2,<2 · ^1.2 · ~1.2 · 1.x · 1.2.3 · ^1 || ^2 · * (docs/matching.md)",
             )
         ]
-    if not constraint.matching(versions[name]):
+    if constraint is not None and not constraint.matching(versions[name]):
         offered = ", ".join(versions[name])
         return [
             Issue(
@@ -99,7 +109,7 @@ def _check_profile(
     file: str,
     catalog: Mapping[str, Any],
     caps: Mapping[str, Mapping[str, Any]],
-    versions: Mapping[str, list[str]],
+    versions: Mapping[str, Sequence[str]],
     graph: Graph,
 ) -> list[Issue]:
     issues: list[Issue] = []
@@ -128,7 +138,7 @@ def _check_profile(
     provided = [c["name"] for c in payload["capabilities"]]
     for i, dep in enumerate(payload["dependencies"]):
         issues += _check_dependency(dep, versions, file, f"/dependencies/{i}")
-        if dep.get("required", True):
+        if requires(dep):
             for cap_name in provided:
                 graph.add(cap_name, dep["capability"], file, f"/dependencies/{i}")
     for cap_name in dict.fromkeys(provided):
@@ -188,30 +198,17 @@ def _check_profile(
 
 
 def _check_thresholds(t: Mapping[str, float], file: str) -> list[Issue]:
-    issues = []
-    if t["degraded_after"] <= t["heartbeat_interval"]:
-        issues.append(
-            Issue(
-                "thresholds",
-                f"degraded_after ({t['degraded_after']}) must exceed "
-                f"heartbeat_interval ({t['heartbeat_interval']})",
-                file,
-                pointer="/thresholds/degraded_after",
-                hint="otherwise healthy agents look degraded between heartbeats",
-            )
+    """The one threshold rule (``service.domain.thresholds``), one issue per broken part."""
+    return [
+        Issue(
+            "thresholds",
+            problem.message,
+            file,
+            pointer=f"/thresholds/{problem.fields[0]}",
+            hint=f"{_THRESHOLD_HINTS[problem.fields[0]]}; the rule is {RULE.format_map(_SELF)}",
         )
-    if t["expire_after"] < t["degraded_after"]:
-        issues.append(
-            Issue(
-                "thresholds",
-                f"expire_after ({t['expire_after']}) must be at least "
-                f"degraded_after ({t['degraded_after']})",
-                file,
-                pointer="/thresholds/expire_after",
-                hint="expiry comes after degradation",
-            )
-        )
-    return issues
+        for problem in threshold_problems({**_DEFAULT_THRESHOLDS, **t})
+    ]
 
 
 def _check_secrets(node: Any, file: str, pointer: str) -> list[Issue]:
@@ -265,13 +262,13 @@ class Checker:
                     )
                 )
             self._caps.setdefault(cap["name"], cap)
-        self._versions = {name: list(cap["versions"]) for name, cap in self._caps.items()}
+        self._versions = {name: tuple(cap["versions"]) for name, cap in self._caps.items()}
         self._graph = Graph()
         for i, cap in enumerate(catalog.get("capabilities", ())):
             for j, dep in enumerate(cap.get("dependencies", ())):
                 pointer = f"/capabilities/{i}/dependencies/{j}"
                 self._issues += _check_dependency(dep, self._versions, catalog_file, pointer)
-                if dep.get("required", True):
+                if requires(dep):
                     self._graph.add(cap["name"], dep["capability"], catalog_file, pointer)
         self._profiles: dict[str, tuple[list[Issue], Graph]] = {}
 

@@ -17,7 +17,7 @@ from buildtime.issues import Issue
 from buildtime.project import Project
 from buildtime.schemas import SchemaSet
 
-__all__ = ["FORMATS", "Values", "line_of_pointer", "load_values", "parse_document"]
+__all__ = ["FORMATS", "Values", "line_of_pointer", "load_values", "locate", "parse_document"]
 
 FORMATS = (".yaml", ".yml", ".json", ".toml")
 COMMON = "common"
@@ -94,6 +94,26 @@ def line_of_pointer(text: str, suffix: str, pointer: str) -> int | None:
         if node is None:
             return None
     return int(node.start_mark.line) + 1 if node is not None else None
+
+
+def locate(project: Project, files: tuple[str, ...], pointer: str) -> tuple[str, int | None]:
+    """The values file (the last to set ``pointer``: it wins the merge) and its line there.
+
+    Only for error reports: it reads the files again. Falls back to the last file.
+    """
+    for rel in reversed(files):
+        path = project.root / rel
+        text = path.read_text(encoding="utf-8")
+        try:
+            doc = parse_document(text, path.suffix)
+        except DocumentError:
+            continue
+        node = doc
+        for part in pointer.strip("/").split("/"):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            return rel, line_of_pointer(text, path.suffix, pointer)
+    return (files[-1] if files else ""), None
 
 
 def _substitute(

@@ -33,7 +33,7 @@ from typing import Any
 
 import msgspec
 
-from service.settings import Thresholds
+from service.domain.thresholds import Thresholds
 
 __all__ = [
     "DEFAULT_THRESHOLDS",

@@ -76,3 +76,14 @@ ASSIGNMENTS_LOST = Counter(
     "Agents that reported a runtime capability assignment the store no longer holds"
     " (Redis lost data: run it with AOF persistence).",
 )
+UNKNOWN_FIELDS = Counter(
+    "registry_heartbeat_unknown_fields_total",
+    "Heartbeat bodies that carried top-level fields this registry does not know (accepted and"
+    " ignored, as MCP Mesh compatibility needs; each new name is logged once at debug level).",
+)
+AUTH_FAILURES = Counter(
+    "registry_auth_failures_total",
+    "Requests refused by authentication or authorization, by reason (missing, invalid,"
+    " expired, scope, agent, namespace, owner).",
+    ["reason"],
+)

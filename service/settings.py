@@ -6,50 +6,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
+
+from service.auth_config import AuthConfig
+from service.domain.thresholds import RULE, threshold_problems
+from service.domain.thresholds import Thresholds as Thresholds  # re-exported
+from service.envreader import EnvReader, SettingsError
+
+__all__ = ["RedisMode", "Settings", "SettingsError", "Thresholds"]
 
 RedisMode = Literal["standalone", "sentinel", "cluster"]
+_REDIS_MODES: tuple[str, ...] = ("standalone", "sentinel", "cluster")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Health timer thresholds for one agent profile, in seconds."""
-
-    heartbeat_interval: float = 5.0
-    degraded_after: float = 10.0
-    expire_after: float = 20.0
-    retention: float = 300.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.heartbeat_interval <= self.degraded_after < self.expire_after:
-            raise SettingsError(
-                "thresholds must satisfy 0 < heartbeat_interval <= degraded_after < expire_after"
-                f" (got {self.heartbeat_interval}, {self.degraded_after}, {self.expire_after})"
-            )
-        if self.retention < 0:
-            raise SettingsError(f"retention must be >= 0 (got {self.retention})")
-
-    def to_dict(self) -> dict[str, float]:
-        """The thresholds as stored in bundle manifests and profile payloads."""
-        return {
-            "heartbeat_interval": self.heartbeat_interval,
-            "degraded_after": self.degraded_after,
-            "expire_after": self.expire_after,
-            "retention": self.retention,
-        }
-
-    @classmethod
-    def from_dict(
-        cls, data: Mapping[str, Any], *, fallback: Thresholds | None = None
-    ) -> Thresholds:
-        """Build thresholds from a mapping; missing keys come from ``fallback``."""
-        base = (fallback or cls()).to_dict()
-        return cls(**{key: float(data.get(key, value)) for key, value in base.items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +45,10 @@ class Settings:
     max_page_size: int = 1000
     events_maxlen: int = 10_000
     sweep_interval: float = 1.0
-    admin_token: str | None = None
-    agent_tokens: tuple[str, ...] = ()
+    # The admin token shorthand (REGISTRY_ADMIN_TOKEN, a mounted Secret): hashed when the
+    # authenticator is built, never logged, never shown in a repr.
+    admin_token: str | None = field(default=None, repr=False)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     config_refresh: float = 1.0
     config_claim_ttl: float = 5.0
     drift_interval: float = 15.0
@@ -92,8 +62,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate settings; raise :class:`SettingsError` naming the bad variable."""
-        e = _Env(os.environ if env is None else env)
-        mode = e.choice("REGISTRY_REDIS_MODE", ("standalone", "sentinel", "cluster"), "standalone")
+        e = EnvReader(os.environ if env is None else env)
+        mode = e.choice("REGISTRY_REDIS_MODE", _REDIS_MODES, _D.redis_mode)
         sentinels = e.hostports("REGISTRY_REDIS_SENTINELS")
         if mode == "sentinel" and not sentinels:
             raise SettingsError(
@@ -104,28 +74,19 @@ class Settings:
             raise SettingsError("REGISTRY_REDIS_URL must start with redis://, rediss:// or unix://")
         if mode == "cluster" and url is None:
             raise SettingsError("REGISTRY_REDIS_URL is required when REGISTRY_REDIS_MODE=cluster")
-        try:
-            thresholds = Thresholds(
-                heartbeat_interval=e.number("REGISTRY_HEARTBEAT_INTERVAL", 5.0),
-                degraded_after=e.number("REGISTRY_DEGRADED_AFTER", 10.0),
-                expire_after=e.number("REGISTRY_EXPIRE_AFTER", 20.0),
-                retention=e.number("REGISTRY_RETENTION", 300.0),
-            )
-        except SettingsError as exc:
-            raise SettingsError(
-                f"REGISTRY_HEARTBEAT_INTERVAL/DEGRADED_AFTER/EXPIRE_AFTER: {exc}"
-            ) from exc
+        thresholds = _thresholds(e)
+        host = e.text("REGISTRY_HOST") or _D.host
+        admin = e.secret("REGISTRY_ADMIN_TOKEN")
         bundle = e.text("REGISTRY_BUNDLE_DIR")
-        max_page = e.integer("REGISTRY_MAX_PAGE_SIZE", 1000, minimum=1)
-        page = e.integer("REGISTRY_PAGE_SIZE", 100, minimum=1)
+        max_page = e.integer("REGISTRY_MAX_PAGE_SIZE", _D.max_page_size, minimum=1)
+        page = e.integer("REGISTRY_PAGE_SIZE", _D.page_size, minimum=1)
         if page > max_page:
             raise SettingsError("REGISTRY_PAGE_SIZE must not exceed REGISTRY_MAX_PAGE_SIZE")
-        prefix = e.text("REGISTRY_KEY_PREFIX") or "reg"
+        prefix = e.text("REGISTRY_KEY_PREFIX") or _D.key_prefix
         if not prefix.replace("-", "").replace("_", "").isalnum():
             raise SettingsError("REGISTRY_KEY_PREFIX must be letters, digits, '-' or '_'")
-        tokens = e.secret("REGISTRY_AGENT_TOKENS")
-        refresh = e.number("REGISTRY_CONFIG_REFRESH", 1.0, minimum=0.05)
-        claim_ttl = e.number("REGISTRY_CONFIG_CLAIM_TTL", 5.0, minimum=0.1)
+        refresh = e.number("REGISTRY_CONFIG_REFRESH", _D.config_refresh, minimum=0.05)
+        claim_ttl = e.number("REGISTRY_CONFIG_CLAIM_TTL", _D.config_claim_ttl, minimum=0.1)
         if claim_ttl <= 2 * refresh:
             # A claim must survive a missed refresh, or the active bundle would flap.
             raise SettingsError(
@@ -135,102 +96,62 @@ class Settings:
             redis_url=url,
             redis_mode=mode,  # type: ignore[arg-type]
             redis_sentinels=sentinels,
-            redis_sentinel_master=e.text("REGISTRY_REDIS_SENTINEL_MASTER") or "mymaster",
+            redis_sentinel_master=e.text("REGISTRY_REDIS_SENTINEL_MASTER")
+            or _D.redis_sentinel_master,
             redis_password=e.secret("REGISTRY_REDIS_PASSWORD"),
             redis_sentinel_password=e.secret("REGISTRY_REDIS_SENTINEL_PASSWORD"),
-            redis_timeout=e.number("REGISTRY_REDIS_TIMEOUT", 1.0, minimum=0.01),
+            redis_timeout=e.number("REGISTRY_REDIS_TIMEOUT", _D.redis_timeout, minimum=0.01),
             key_prefix=prefix,
-            host=e.text("REGISTRY_HOST") or "127.0.0.1",
-            port=e.integer("REGISTRY_PORT", 8000, minimum=0, maximum=65535),
-            workers=e.integer("REGISTRY_WORKERS", 1, minimum=1, maximum=256),
-            keepalive_timeout=e.number("REGISTRY_KEEPALIVE_TIMEOUT", 75.0, minimum=1),
+            host=host,
+            port=e.integer("REGISTRY_PORT", _D.port, minimum=0, maximum=65535),
+            workers=e.integer("REGISTRY_WORKERS", _D.workers, minimum=1, maximum=256),
+            keepalive_timeout=e.number(
+                "REGISTRY_KEEPALIVE_TIMEOUT", _D.keepalive_timeout, minimum=1
+            ),
             thresholds=thresholds,
             bundle_dir=Path(bundle) if bundle else None,
-            deploy_revision=e.integer("REGISTRY_DEPLOY_REVISION", 0, minimum=0),
-            log_level=e.choice("REGISTRY_LOG_LEVEL", _LOG_LEVELS, "info"),
-            max_body_bytes=e.integer("REGISTRY_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+            deploy_revision=e.integer("REGISTRY_DEPLOY_REVISION", _D.deploy_revision, minimum=0),
+            log_level=e.choice("REGISTRY_LOG_LEVEL", _LOG_LEVELS, _D.log_level),
+            max_body_bytes=e.integer("REGISTRY_MAX_BODY_BYTES", _D.max_body_bytes, minimum=1024),
             page_size=page,
             max_page_size=max_page,
-            events_maxlen=e.integer("REGISTRY_EVENTS_MAXLEN", 10_000, minimum=10),
-            sweep_interval=e.number("REGISTRY_SWEEP_INTERVAL", 1.0, minimum=0.05),
-            admin_token=e.secret("REGISTRY_ADMIN_TOKEN"),
-            agent_tokens=tuple(t.strip() for t in (tokens or "").split(",") if t.strip()),
+            events_maxlen=e.integer("REGISTRY_EVENTS_MAXLEN", _D.events_maxlen, minimum=10),
+            sweep_interval=e.number("REGISTRY_SWEEP_INTERVAL", _D.sweep_interval, minimum=0.05),
+            admin_token=admin,
+            auth=AuthConfig.from_env(
+                e,
+                real_store=url is not None or mode == "sentinel",
+                host=host,
+                admin=admin is not None,
+            ),
             config_refresh=refresh,
             config_claim_ttl=claim_ttl,
-            drift_interval=e.number("REGISTRY_DRIFT_INTERVAL", 15.0, minimum=0.1),
-            drift_after_intervals=e.number("REGISTRY_DRIFT_AFTER_INTERVALS", 3.0, minimum=1),
+            drift_interval=e.number("REGISTRY_DRIFT_INTERVAL", _D.drift_interval, minimum=0.1),
+            drift_after_intervals=e.number(
+                "REGISTRY_DRIFT_AFTER_INTERVALS", _D.drift_after_intervals, minimum=1
+            ),
         )
 
 
-class _Env:
-    """Typed accessors over an environment mapping; every error names the variable."""
+#: The defaults, written once (the dataclass fields above): ``from_env`` reads them here.
+_D = Settings()
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def text(self, name: str) -> str | None:
-        value = self._env.get(name, "").strip()
-        return value or None
-
-    def secret(self, name: str) -> str | None:
-        """A secret comes from NAME, or from the file named by NAME_FILE (mounted Secrets)."""
-        path = self.text(f"{name}_FILE")
-        if path is not None:
-            try:
-                return Path(path).read_text(encoding="utf-8").strip() or None
-            except OSError as exc:
-                raise SettingsError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from exc
-        return self.text(name)
-
-    def integer(
-        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be an integer (got {raw!r})") from None
-        _check_range(name, value, minimum, maximum)
-        return value
-
-    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be a number of seconds (got {raw!r})") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise SettingsError(f"{name} must be a finite number (got {raw!r})")
-        _check_range(name, value, minimum, None)
-        return value
-
-    def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
-        raw = (self.text(name) or default).lower()
-        if raw not in options:
-            raise SettingsError(f"{name} must be one of {', '.join(options)} (got {raw!r})")
-        return raw
-
-    def hostports(self, name: str) -> tuple[tuple[str, int], ...]:
-        raw = self.text(name)
-        if raw is None:
-            return ()
-        out = []
-        for item in raw.split(","):
-            host, sep, port = item.strip().rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise SettingsError(
-                    f"{name} must be a comma-separated host:port list (bad {item!r})"
-                )
-            out.append((host, int(port)))
-        return tuple(out)
+_THRESHOLD_VARS = {
+    "heartbeat_interval": "REGISTRY_HEARTBEAT_INTERVAL",
+    "degraded_after": "REGISTRY_DEGRADED_AFTER",
+    "expire_after": "REGISTRY_EXPIRE_AFTER",
+    "retention": "REGISTRY_RETENTION",
+}
 
 
-def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
-    if minimum is not None and value < minimum:
-        raise SettingsError(f"{name} must be >= {minimum} (got {value})")
-    if maximum is not None and value > maximum:
-        raise SettingsError(f"{name} must be <= {maximum} (got {value})")
+def _thresholds(e: EnvReader) -> Thresholds:
+    """The default thresholds; an error names every variable of each broken part of the rule."""
+    defaults = _D.thresholds.to_dict()
+    values = {f: e.number(var, defaults[f]) for f, var in _THRESHOLD_VARS.items()}
+    problems = threshold_problems(values, _THRESHOLD_VARS)
+    if problems:
+        raise SettingsError(
+            "; ".join(p.message for p in problems)
+            + f" (the rule is {RULE.format(**_THRESHOLD_VARS)})"
+        )
+    return Thresholds(**values)

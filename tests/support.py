@@ -234,8 +234,13 @@ def start_registry(workdir: Path, **env: str) -> RegistryProcess:
 
 
 def registry_env(**overrides: str) -> dict[str, str]:
-    """An environment for a registry subprocess: this one, minus inherited REGISTRY_*."""
+    """An environment for a registry subprocess: this one, minus inherited REGISTRY_*.
+
+    ``REGISTRY_AUTH`` defaults to ``off`` (a real Redis requires the choice to be explicit);
+    the security tests pass their own.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["REGISTRY_AUTH"] = "off"
     env.update(overrides)
     return env
 

@@ -1,128 +1,74 @@
-"""Agent listing, lookup, health and graceful deregistration."""
+"""``/agents``: MCP Mesh's list plus lookups, health and graceful deregistration."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
-from litestar import Controller, Response, delete, get
-from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar import Controller, Request, Response, delete
 
-from service.errors import NotFound
 from service.models import AgentsPage, AgentView, HealthView
-from service.store.records import agent_view, iso
-from service.store.store import AgentRow
+from service.registry import agents
+from service.registry.filters import AgentFilter
 
-from .deps import Registry, decode_cursor, encode_cursor, now_ms, page_size
-from .filters import AgentFilter, StatusFilter
-
-_SCAN_FACTOR = 10  # a filtered page reads at most this many times `limit` records
+from .params import (
+    AgentIdPath,
+    CapabilityQuery,
+    CursorQuery,
+    LimitQuery,
+    NamespaceQuery,
+    StatusQuery,
+    TagQuery,
+    VersionQuery,
+)
+from .wiring import Reg, agent_guard, get, identity_of, problems
 
 
 class AgentsController(Controller):
-    """``/agents``: MCP Mesh's list plus lookups, health and deregistration."""
+    """Agents as discovery sees them (deregistration is the agent's own call, in heartbeat)."""
 
     path = "/agents"
+    tags = ["agents"]
 
-    @get("/", summary="List agents (filtered, cursor-paginated)")
+    @get("/", summary="List agents (filtered, cursor-paginated)", responses=problems(400, 422, 503))
     async def list_agents(
         self,
-        state: State,
-        capability: FromQuery[str | None] = None,
-        tag: Annotated[list[str] | None, QueryParameter(name="tag")] = None,
-        status: FromQuery[StatusFilter | None] = None,
-        namespace: FromQuery[str | None] = None,
-        version: FromQuery[str | None] = None,
-        limit: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
+        reg: Reg,
+        capability: CapabilityQuery = None,
+        tag: TagQuery = None,
+        status: StatusQuery = None,
+        namespace: NamespaceQuery = None,
+        version: VersionQuery = None,
+        limit: LimitQuery = None,
+        cursor: CursorQuery = None,
     ) -> AgentsPage:
         """Agents with their capabilities and status; ``next_cursor`` continues the list."""
-        reg = Registry.of(state)
         flt = AgentFilter(capability, tuple(tag or ()), status, version)
-        return await agents_page(reg, flt, namespace, limit, cursor)
+        return await agents.list_agents(reg, flt, namespace, limit, cursor)
 
-    @get("/{agent_id:str}", summary="One agent")
-    async def get_agent(self, state: State, agent_id: FromPath[str]) -> AgentView:
+    @get("/{agent_id:str}", summary="One agent", responses=problems(400, 404, 503))
+    async def get_agent(self, reg: Reg, agent_id: AgentIdPath) -> AgentView:
         """The agent's record and current status (``expired`` during retention)."""
-        row = await _row(Registry.of(state), agent_id)
-        return agent_view(row.doc, row.live, row.now_ms)
+        return await agents.get_agent(reg, agent_id)
 
-    @get("/{agent_id:str}/health", summary="One agent's health timer")
-    async def get_health(self, state: State, agent_id: FromPath[str]) -> HealthView:
-        """Status, last heartbeat, TTL left and thresholds, from the Redis server clock."""
-        return await agent_health(Registry.of(state), agent_id)
-
-    @delete("/{agent_id:str}", status_code=204, summary="Deregister gracefully")
-    async def delete_agent(self, state: State, agent_id: FromPath[str]) -> Response[None]:
-        """Remove the agent; consumers are rewired at their next heartbeat."""
-        if not await Registry.of(state).store.unregister(agent_id):
-            raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")
-        return Response(None, status_code=204)
-
-
-async def agents_page(
-    reg: Registry, flt: AgentFilter, namespace: str | None, limit: int | None, cursor: str | None
-) -> AgentsPage:
-    """One page of agents passing ``flt`` (shared by ``GET /agents`` and MCP)."""
-    size = page_size(limit, reg.settings)
-    start = decode_cursor(cursor, 2)
-    names = [namespace] if namespace else await reg.store.namespaces()
-    if start:
-        names = [n for n in names if n >= start[0]]
-    out: list[AgentView] = []
-    budget = size * _SCAN_FACTOR
-    for ns in names:
-        after = start[1] if start and ns == start[0] else ""
-        ids = None
-        if flt.capability:
-            ids = [i for i in await reg.store.provider_ids(ns, flt.capability) if i > after]
-        while True:
-            chunk = min(size, budget)
-            if ids is not None:
-                batch, ids = ids[:chunk], ids[chunk:]
-                rows = await reg.store.agents_by_id(ns, batch)
-                last = batch[-1] if batch else ""
-            else:
-                rows, last = await reg.store.list_agents(ns, after, chunk)
-            if not last:
-                break
-            for row in rows:
-                view = agent_view(row.doc, row.live, row.now_ms)
-                if flt.matches(row.doc.tools, view.status):
-                    out.append(view)
-                    if len(out) == size:
-                        return _page(out, encode_cursor(ns, row.doc.id))
-            after, budget = last, budget - chunk
-            if budget <= 0:
-                return _page(out, encode_cursor(ns, after))
-    return _page(out, None)
-
-
-async def agent_health(reg: Registry, agent_id: str) -> HealthView:
-    """An agent's health timer (shared by ``GET /agents/{id}/health`` and MCP)."""
-    row = await _row(reg, agent_id)
-    thr = reg.profiles.thresholds_for(row.doc.prof)
-    live = row.live
-    ttl = live.ttl_ms if live else int(thr.expire_after * 1000)
-    return HealthView(
-        agent_id=agent_id,
-        status=live.status if live else "expired",
-        last_heartbeat=iso(row.now_ms - live.age_ms) if live and live.age_ms is not None else None,
-        age_ms=live.age_ms if live else None,
-        ttl_remaining_ms=max(ttl - (live.age_ms or 0), 0) if live else 0,
-        heartbeat_interval_ms=int(thr.heartbeat_interval * 1000),
-        degraded_after_ms=live.degraded_ms if live else int(thr.degraded_after * 1000),
-        expire_after_ms=ttl,
-        retention_ms=live.retention_ms if live else int(thr.retention * 1000),
+    @get(
+        "/{agent_id:str}/health",
+        summary="One agent's health timer",
+        responses=problems(400, 404, 503),
     )
+    async def get_health(self, reg: Reg, agent_id: AgentIdPath) -> HealthView:
+        """Status, last heartbeat, TTL left and thresholds, from the Redis server clock."""
+        return await agents.agent_health(reg, agent_id)
 
-
-async def _row(reg: Registry, agent_id: str) -> AgentRow:
-    row = await reg.store.get_agent(agent_id)
-    if row is None:
-        raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")
-    return row
-
-
-def _page(agents: list[AgentView], cursor: str | None) -> AgentsPage:
-    return AgentsPage(agents=agents, count=len(agents), timestamp=iso(now_ms()), next_cursor=cursor)
+    @delete(
+        "/{agent_id:str}",
+        status_code=204,
+        summary="Deregister gracefully",
+        guards=[agent_guard],  # the agent's own call, within the read group of /agents
+        responses=problems(400, 401, 403, 404, 503),
+    )
+    async def delete_agent(
+        self, reg: Reg, agent_id: AgentIdPath, request: Request[Any, Any, Any]
+    ) -> Response[None]:
+        """Remove the agent; consumers are rewired at their next heartbeat."""
+        await agents.deregister(reg, agent_id, identity_of(request))
+        return Response(None, status_code=204)

@@ -1,4 +1,4 @@
-"""Capability discovery with ETags (304) and long-polling (``?index=<etag>&wait=30s``)."""
+"""``/capabilities``: discovery with ETags (304) and long-polling (``?index=<etag>&wait=30s``)."""
 
 from __future__ import annotations
 
@@ -7,28 +7,34 @@ import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Controller, Request, Response, get
-from litestar.datastructures import State
-from litestar.params import FromPath, FromQuery, QueryParameter
+import msgspec
+from litestar import Controller, Request, Response
+from litestar.openapi.datastructures import ResponseSpec
 
 from service.errors import InvalidInput
-from service.matching import Candidate
-from service.models import (
-    CapabilitiesPage,
-    CapabilitySummary,
-    ProvidersPage,
-    ProviderView,
-    Tool,
-)
+from service.models import CapabilitiesPage, ProvidersPage
+from service.registry import discovery
+from service.registry.filters import AgentFilter
 
-from .deps import Registry, decode_cursor, encode_cursor, json_body, page_size
-from .filters import AgentFilter, StatusFilter
+from .params import (
+    CapabilityPath,
+    CursorQuery,
+    IndexQuery,
+    LimitQuery,
+    NamespaceDefault,
+    StatusQuery,
+    TagQuery,
+    VersionQuery,
+    WaitQuery,
+)
+from .wiring import Reg, get, problems
 
 _WAIT = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?$")
 MAX_WAIT_S = 60.0
 POLL_EVERY_S = 0.25
+_encoder = msgspec.json.Encoder()
 
 
 def parse_wait(text: str | None) -> float:
@@ -46,12 +52,12 @@ async def conditional(
     request: Request[Any, Any, Any],
     index: str | None,
     wait: str | None,
-    render: Callable[[], Awaitable[bytes]],
+    render: Callable[[], Awaitable[Any]],
 ) -> Response[bytes]:
     """Answer with an ETag; 304 on ``If-None-Match``; block while ``index`` is still current."""
     deadline = time.monotonic() + parse_wait(wait)
     while True:
-        body = await render()
+        body = _encoder.encode(await render())
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         if not index or index.strip('"') != etag.strip('"') or time.monotonic() >= deadline:
             break
@@ -62,123 +68,68 @@ async def conditional(
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _provider(c: Candidate) -> ProviderView:
-    e = c.entry
-    return ProviderView(
-        agent_id=e.agent_id,
-        function_name=e.function_name,
-        capability=e.capability,
-        version=e.version,
-        tags=e.tags,
-        endpoint=e.endpoint,
-        namespace=e.namespace,
-        status="degraded" if c.degraded else "healthy",
-        kwargs=e.kwargs,
-    )
-
-
-def _entry_ok(flt: AgentFilter, c: Candidate) -> bool:
-    status = "degraded" if c.degraded else "healthy"
-    if flt.status is not None and flt.status != status:
-        return False
-    e = c.entry
-    return flt.tool_ok(
-        Tool(function_name=e.function_name, capability=e.capability, version=e.version, tags=e.tags)
-    )
-
-
-async def providers_page(
-    reg: Registry,
-    name: str,
-    namespace: str,
-    flt: AgentFilter,
-    size: int,
-    start: list[str] | None,
-) -> ProvidersPage:
-    """Live providers of ``name`` passing ``flt``, one page (shared by HTTP and MCP)."""
-    live = [c for c in await reg.store.providers(namespace, name) if _entry_ok(flt, c)]
-    live.sort(key=lambda c: (c.entry.agent_id, c.entry.function_name))
-    if start:
-        live = [c for c in live if (c.entry.agent_id, c.entry.function_name) > tuple(start)]
-    page = live[:size]
-    nxt = (
-        encode_cursor(page[-1].entry.agent_id, page[-1].entry.function_name)
-        if len(live) > size
-        else None
-    )
-    return ProvidersPage(
-        capability=name, providers=[_provider(c) for c in page], count=len(page), next_cursor=nxt
-    )
+def _ok(page: type[Any]) -> dict[int, ResponseSpec]:
+    # The body is encoded by hand (its bytes make the ETag): document what it holds.
+    return {
+        200: ResponseSpec(data_container=page, description="One page (with an ETag)"),
+        304: ResponseSpec(data_container=None, description="Not modified (If-None-Match)"),
+        **problems(400, 422, 503),
+    }
 
 
 class CapabilitiesController(Controller):
-    """``/capabilities``: what is provided, and by whom."""
+    """What is provided, and by whom."""
 
     path = "/capabilities"
+    tags = ["discovery"]
 
-    @get("/", summary="List capabilities with live providers")
+    @get("/", summary="List capabilities with live providers", responses=_ok(CapabilitiesPage))
     async def list_capabilities(
         self,
         request: Request[Any, Any, Any],
-        state: State,
-        namespace: FromQuery[str] = "default",
-        tag: Annotated[list[str] | None, QueryParameter(name="tag")] = None,
-        status: FromQuery[StatusFilter | None] = None,
-        version: FromQuery[str | None] = None,
-        limit: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
-        index: FromQuery[str | None] = None,
-        wait: FromQuery[str | None] = None,
+        reg: Reg,
+        namespace: NamespaceDefault = "default",
+        tag: TagQuery = None,
+        status: StatusQuery = None,
+        version: VersionQuery = None,
+        limit: LimitQuery = None,
+        cursor: CursorQuery = None,
+        index: IndexQuery = None,
+        wait: WaitQuery = None,
     ) -> Response[bytes]:
         """Capabilities in ``namespace`` (paginated by name) with provider counts."""
-        reg = Registry.of(state)
-        size = page_size(limit, reg.settings)
-        start = decode_cursor(cursor, 1)
         flt = AgentFilter(None, tuple(tag or ()), status, version)
+        return await conditional(
+            request,
+            index,
+            wait,
+            lambda: discovery.capabilities_page(reg, namespace, flt, limit, cursor),
+        )
 
-        async def render() -> bytes:
-            names = await reg.store.capability_names(namespace, start[0] if start else "", size)
-            caps = []
-            for name in names:
-                live = [c for c in await reg.store.providers(namespace, name) if _entry_ok(flt, c)]
-                if not live:
-                    continue
-                caps.append(
-                    CapabilitySummary(
-                        name=name,
-                        namespace=namespace,
-                        providers=len(live),
-                        versions=sorted({c.entry.version for c in live}),
-                        tags=sorted({t for c in live for t in c.entry.tags}),
-                    )
-                )
-            nxt = encode_cursor(names[-1]) if len(names) == size else None
-            return json_body(CapabilitiesPage(capabilities=caps, count=len(caps), next_cursor=nxt))
-
-        return await conditional(request, index, wait, render)
-
-    @get("/{name:str}/providers", summary="Live providers of one capability")
+    @get(
+        "/{name:str}/providers",
+        summary="Live providers of one capability",
+        responses=_ok(ProvidersPage),
+    )
     async def providers(
         self,
         request: Request[Any, Any, Any],
-        state: State,
-        name: FromPath[str],
-        namespace: FromQuery[str] = "default",
-        tag: Annotated[list[str] | None, QueryParameter(name="tag")] = None,
-        status: FromQuery[StatusFilter | None] = None,
-        version: FromQuery[str | None] = None,
-        limit: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
-        index: FromQuery[str | None] = None,
-        wait: FromQuery[str | None] = None,
+        reg: Reg,
+        name: CapabilityPath,
+        namespace: NamespaceDefault = "default",
+        tag: TagQuery = None,
+        status: StatusQuery = None,
+        version: VersionQuery = None,
+        limit: LimitQuery = None,
+        cursor: CursorQuery = None,
+        index: IndexQuery = None,
+        wait: WaitQuery = None,
     ) -> Response[bytes]:
         """Providers ranked by agent id and function; filtered by tag, version and status."""
-        reg = Registry.of(state)
-        size = page_size(limit, reg.settings)
-        start = decode_cursor(cursor, 2)
         flt = AgentFilter(name, tuple(tag or ()), status, version)
-
-        async def render() -> bytes:
-            return json_body(await providers_page(reg, name, namespace, flt, size, start))
-
-        return await conditional(request, index, wait, render)
+        return await conditional(
+            request,
+            index,
+            wait,
+            lambda: discovery.providers_page(reg, name, namespace, flt, limit, cursor),
+        )

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from litestar import get
-from litestar.datastructures import State
-from litestar.params import FromQuery
+from service.registry.drift import DriftReport, drift_report
 
-from service.drift import DriftReport, compute
-from service.metrics import CONVERGENCE
-
-from .deps import Registry
+from .params import NamespaceQuery
+from .wiring import Reg, get, problems
 
 
-@get("/drift", summary="Config drift per profile")
-async def drift_report(state: State, namespace: FromQuery[str | None] = None) -> DriftReport:
+@get("/drift", summary="Config drift per profile", tags=["config"], responses=problems(400, 503))
+async def drift(reg: Reg, namespace: NamespaceQuery = None) -> DriftReport:
     """Active version, agents on it, on other versions (with them), and with no version.
 
     ``convergence_ratio`` counts agents that report a version; agents that report none
     (stock MCP Mesh agents) are listed under ``unknown`` and do not lower it.
     """
-    report, _ = await compute(Registry.of(state), namespace)
-    if namespace is None:
-        for p in report.profiles:
-            CONVERGENCE.labels(profile=p.profile).set(p.convergence_ratio)
-    return report
+    return await drift_report(reg, namespace)

@@ -18,8 +18,8 @@ from litestar import Litestar, asgi
 from litestar.handlers import ASGIRouteHandler
 from litestar.types import Receive, Scope, Send
 
-from service.api.deps import Registry
 from service.errors import StoreUnavailable
+from service.registry.context import Registry
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -98,7 +98,8 @@ class McpEndpoint:
         """The app's registry context (set up by the app's own lifespan)."""
         if self._app is None:
             raise RuntimeError("the MCP endpoint is used outside its app's lifespan")
-        return Registry.of(self._app.state)
+        reg: Registry = self._app.state.registry
+        return reg
 
     async def bounded(self, call: Awaitable[Any]) -> Any:
         """Await ``call`` for at most :attr:`timeout` seconds, without cancelling it."""

@@ -1,8 +1,8 @@
 """Tool arguments and results of the MCP interface, as msgspec Structs (the schemas' only source).
 
 Argument Structs forbid unknown fields: a misspelt argument is an error naming it, not ignored.
-The heartbeat tool takes :class:`service.models.HeartbeatRequest` itself and the read tools
-return the HTTP API's own wire models; only shapes the HTTP API has no Struct for live here.
+The heartbeat tool takes :class:`service.models.HeartbeatRequest` itself and the tools return
+the application layer's own result Structs; only argument shapes live here.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from service.api.admin import AssignedCapability
 from service.models import AgentId, Capability, Constraint, Namespace, Tag
+from service.registry.admin import AssignedCapability
 
 Status = Literal["healthy", "degraded", "expired"]
 Limit = Annotated[int, Meta(ge=1, description="Page size (default and maximum are configured)")]
@@ -86,40 +86,6 @@ class ValidateArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
 
 class NoArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Tools that take no arguments."""
-
-
-class AgentCounts(msgspec.Struct, kw_only=True, frozen=True):
-    """Agents by status, summed and per namespace (read from Redis: equal on every replica)."""
-
-    total: int
-    healthy: int
-    degraded: int
-    expired: int
-    by_namespace: dict[str, dict[str, int]]
-
-
-class ReplicaCounters(msgspec.Struct, kw_only=True, frozen=True):
-    """This replica's own counters, keyed by their Prometheus labels."""
-
-    heartbeats: dict[str, float]
-    expiries: dict[str, float]
-    store_errors: dict[str, float]
-
-
-class RegistryMetrics(msgspec.Struct, kw_only=True, frozen=True):
-    """``GET /registry/metrics``, typed."""
-
-    version: str
-    uptime_seconds: int
-    agents: AgentCounts
-    replica: ReplicaCounters
-
-
-class PrometheusText(msgspec.Struct, kw_only=True, frozen=True):
-    """The Prometheus text exposition of ``GET /metrics``."""
-
-    content_type: str
-    text: str
 
 
 def object_schema(model: type[Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -33,13 +34,13 @@ from mcp_types import (
 )
 
 from service import __version__
-from service.api.admin import check_admin_token
-from service.api.deps import decode_json
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
-from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS, STORE_ERRORS
+from service.metrics import STORE_ERRORS
+from service.registry.decoding import decode_json
+from service.registry.figures import PrometheusText
+from service.registry.heartbeat import count, result_label
 
 from .endpoint import McpEndpoint
-from .schemas import PrometheusText
 from .tools import TOOLS, ToolSpec
 
 log = logging.getLogger("service.mcp")
@@ -97,25 +98,26 @@ class RegistryMcpServer:
             raise MCPError(INVALID_PARAMS, f"unknown tool {params.name!r}", {"field": "name"})
         # Heartbeats through MCP count on the same metrics as HTTP ones, as kind "mcp".
         heartbeat, started = spec.name == "agent_heartbeat", time.perf_counter()
+        reg = self.endpoint.registry
         try:
-            if spec.admin:
-                # Checked first, as on HTTP: no argument errors for a caller without the token.
-                check_admin_token(_authorization(ctx), self.endpoint.registry)
+            # The same scopes as the HTTP route groups, checked before the arguments (so a
+            # caller without the right credentials learns nothing about them).
+            identity = reg.access.identify(*_credentials(ctx))
+            reg.access.require(identity, *_SCOPES[spec.scope])
             args = self._decode(spec, params.arguments or {})
-            result = await self.endpoint.bounded(spec.call(self.endpoint.registry, args))
+            result = await self.endpoint.bounded(spec.call(reg, args, identity))
         except RegistryError as exc:
             if isinstance(exc, StoreUnavailable):
                 STORE_ERRORS.inc()
             if heartbeat:
-                HEARTBEATS.labels("mcp", _heartbeat_result(exc)).inc()
+                count("mcp", result_label(exc))
             return _failure(exc)
         except Exception:
             # A bug must still answer the call: the client gets a tool error, the log the trace.
             log.exception("MCP tool %s failed", spec.name)
             return _failure(RegistryError(f"{spec.name} failed unexpectedly; see the registry log"))
         if heartbeat:
-            HEARTBEATS.labels("mcp", "ok").inc()
-            HEARTBEAT_SECONDS.labels("mcp").observe(time.perf_counter() - started)
+            count("mcp", "ok", started)
         text = result.text if isinstance(result, PrometheusText) else _json.encode(result).decode()
         return CallToolResult(
             content=[TextContent(text=text)], structured_content=msgspec.to_builtins(result)
@@ -179,23 +181,21 @@ class RegistryMcpServer:
         )
 
 
-def _authorization(ctx: ServerRequestContext[Any]) -> str | None:
-    """The ``Authorization`` header of the HTTP request that carried this call.
+_SCOPES = {"admin": ("admin",), "agent": ("agent",), "read": ("read", "agent")}
+
+
+def _credentials(
+    ctx: ServerRequestContext[Any],
+) -> tuple[str | None, Mapping[str, str], Mapping[str, Any]]:
+    """The ``Authorization`` header, the headers and the ASGI scope (TLS peer, client
+    address) of the HTTP request that carried this call.
 
     The Streamable HTTP transport puts its Starlette ``Request`` on ``ctx.request``.
     """
-    headers = getattr(ctx.request, "headers", None)
-    if headers is None:
-        return None
+    headers: Mapping[str, str] = getattr(ctx.request, "headers", None) or {}
+    scope: Mapping[str, Any] = getattr(ctx.request, "scope", None) or {}
     value = headers.get("authorization")
-    return value if isinstance(value, str) else None
-
-
-def _heartbeat_result(exc: RegistryError) -> str:
-    """The ``result`` label of a failed heartbeat, as POST /heartbeat would count it."""
-    if isinstance(exc, InvalidInput):
-        return "invalid"
-    return "unavailable" if isinstance(exc, StoreUnavailable) else "error"
+    return (value if isinstance(value, str) else None), headers, scope
 
 
 def _describe(spec: ToolSpec) -> Tool:

@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-import msgspec
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    generate_latest,
-    multiprocess,
-)
-
-from service.api.admin import (
-    AvailableCapabilities,
-    CapabilitiesBody,
-    CapabilitiesUpdated,
-    agent_available_capabilities,
-    assign_agent_capabilities,
-    validate_capability,
-)
-from service.api.agents import agent_health, agents_page
-from service.api.capabilities import providers_page
-from service.api.deps import Registry, decode_cursor, page_size
-from service.api.filters import AgentFilter
-from service.api.heartbeat import full_heartbeat, validate_semantics
-from service.api.metrics import registry_figures
-from service.capability_rules import ValidationResult
+from service.domain.catalog import ValidationResult
+from service.domain.identity import Identity
 from service.errors import RegistryError
 from service.models import (
     AgentsPage,
@@ -39,15 +16,18 @@ from service.models import (
     HeartbeatResponse,
     ProvidersPage,
 )
+from service.registry import admin, agents, discovery, figures, heartbeat
+from service.registry.admin import AvailableCapabilities, CapabilitiesBody, CapabilitiesUpdated
+from service.registry.context import Registry
+from service.registry.figures import PrometheusText, RegistryMetrics
+from service.registry.filters import AgentFilter
 
 from .schemas import (
     AgentArgs,
     HealthArgs,
     ListAgentsArgs,
     NoArgs,
-    PrometheusText,
     ProvidersArgs,
-    RegistryMetrics,
     UpdateCapabilitiesArgs,
     ValidateArgs,
     object_schema,
@@ -62,10 +42,16 @@ class ToolSpec:
     description: str
     args: type[Any]
     result: type[Any]
-    call: Callable[[Registry, Any], Awaitable[Any]]
+    call: Callable[[Registry, Any, Identity], Awaitable[Any]]
     read_only: bool = True
-    admin: bool = False
-    """Needs ``Authorization: Bearer <REGISTRY_ADMIN_TOKEN>`` on the /mcp request."""
+    scope: Literal["read", "agent", "admin"] = "read"
+    """Who may call it: ``read`` (or ``agent``) scope, the ``agent`` scope, or ``admin``,
+    exactly as the HTTP route group of the same operation."""
+
+    @property
+    def admin(self) -> bool:
+        """Needs an admin token on the /mcp request."""
+        return self.scope == "admin"
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -78,55 +64,48 @@ class ToolSpec:
         return object_schema(self.result)
 
 
-async def _heartbeat(reg: Registry, req: HeartbeatRequest) -> HeartbeatResponse:
-    # The same semantic checks and the same store call as POST /heartbeat.
-    validate_semantics(req)
-    return await full_heartbeat(reg, req)
+async def _heartbeat(reg: Registry, req: HeartbeatRequest, identity: Identity) -> HeartbeatResponse:
+    return await heartbeat.register(reg, req, identity)
 
 
-async def _list_agents(reg: Registry, args: ListAgentsArgs) -> AgentsPage:
+async def _list_agents(reg: Registry, args: ListAgentsArgs, identity: Identity) -> AgentsPage:
     flt = AgentFilter(args.capability, tuple(args.tags), args.status, args.version)
-    return await agents_page(reg, flt, args.namespace, args.limit, args.cursor)
+    return await agents.list_agents(reg, flt, args.namespace, args.limit, args.cursor)
 
 
-async def _providers(reg: Registry, args: ProvidersArgs) -> ProvidersPage:
+async def _providers(reg: Registry, args: ProvidersArgs, identity: Identity) -> ProvidersPage:
     flt = AgentFilter(args.capability, tuple(args.tags), args.status, args.version)
-    size = page_size(args.limit, reg.settings)
-    start = decode_cursor(args.cursor, 2)
-    return await providers_page(reg, args.capability, args.namespace, flt, size, start)
+    return await discovery.providers_page(
+        reg, args.capability, args.namespace, flt, args.limit, args.cursor
+    )
 
 
-async def _health(reg: Registry, args: HealthArgs) -> HealthView:
-    return await agent_health(reg, args.agent_id)
+async def _health(reg: Registry, args: HealthArgs, identity: Identity) -> HealthView:
+    return await agents.agent_health(reg, args.agent_id)
 
 
-async def _metrics(reg: Registry, _: NoArgs) -> RegistryMetrics:
-    # Converting (rather than trusting) the dict keeps the declared output schema honest.
-    return msgspec.convert(await registry_figures(reg), RegistryMetrics)
+async def _metrics(reg: Registry, _: NoArgs, identity: Identity) -> RegistryMetrics:
+    return await figures.registry_figures(reg)
 
 
-async def _prometheus(_reg: Registry, _: NoArgs) -> PrometheusText:
-    # The collector choice mirrors Litestar's PrometheusController behind GET /metrics:
-    # with several workers, only the multiprocess collector sees every process's samples.
-    registry = REGISTRY
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return PrometheusText(content_type=CONTENT_TYPE_LATEST, text=generate_latest(registry).decode())
+async def _prometheus(_reg: Registry, _: NoArgs, identity: Identity) -> PrometheusText:
+    return figures.prometheus_text()
 
 
-async def _available(reg: Registry, args: AgentArgs) -> AvailableCapabilities:
-    return await agent_available_capabilities(reg, args.agent_id)
+async def _available(reg: Registry, args: AgentArgs, identity: Identity) -> AvailableCapabilities:
+    return await admin.agent_available_capabilities(reg, args.agent_id)
 
 
-async def _update_capabilities(reg: Registry, args: UpdateCapabilitiesArgs) -> CapabilitiesUpdated:
+async def _update_capabilities(
+    reg: Registry, args: UpdateCapabilitiesArgs, identity: Identity
+) -> CapabilitiesUpdated:
     body = CapabilitiesBody(capabilities=args.capabilities)
-    return await assign_agent_capabilities(reg, args.agent_id, body)
+    return await admin.assign_agent_capabilities(reg, args.agent_id, body)
 
 
-async def _validate(reg: Registry, args: ValidateArgs) -> ValidationResult:
+async def _validate(reg: Registry, args: ValidateArgs, identity: Identity) -> ValidationResult:
     try:
-        return validate_capability(reg, args.capability)
+        return admin.validate_capability(reg, args.capability)
     except RegistryError as exc:
         if exc.field != "name":
             raise
@@ -144,6 +123,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         HeartbeatResponse,
         _heartbeat,
         read_only=False,
+        scope="agent",
     ),
     ToolSpec(
         "list_available_agents",
@@ -189,7 +169,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         AgentArgs,
         AvailableCapabilities,
         _available,
-        admin=True,
+        scope="admin",
     ),
     ToolSpec(
         "update_agent_capabilities",
@@ -199,7 +179,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         CapabilitiesUpdated,
         _update_capabilities,
         read_only=False,
-        admin=True,
+        scope="admin",
     ),
     ToolSpec(
         "validate_capability_dependencies",
@@ -208,7 +188,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         ValidateArgs,
         ValidationResult,
         _validate,
-        admin=True,
+        scope="admin",
     ),
 )
 """Every tool, in the order ``tools/list`` shows them. Admin tools need the admin token."""

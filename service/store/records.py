@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from service.matching import ProviderEntry
+from service.domain.matching import ProviderEntry
 from service.models import AgentView, CapabilityView, HeartbeatRequest, Tool
 
 Status = Literal["healthy", "degraded", "expired"]

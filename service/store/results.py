@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from service.matching import Candidate
+from service.domain.matching import Candidate
 from service.store.records import Liveness, StoredAgent, decode_doc, decode_entry
 
 __all__ = [

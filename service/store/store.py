@@ -15,8 +15,8 @@ from typing import Any
 import msgspec
 from redis.exceptions import RedisError
 
+from service.domain.matching import Candidate
 from service.errors import StoreUnavailable
-from service.matching import Candidate
 from service.models import HeartbeatRequest
 from service.settings import Settings, Thresholds
 from service.store.client import AnyRedis, make_client

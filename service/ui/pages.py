@@ -13,10 +13,10 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 
 from service.errors import NotFound
-from service.event_follow import ReadPage, sse
 from service.models import EventsPage
+from service.registry.follow import ReadPage, sse
 from service.ui import queries
-from service.ui.queries import StatusFilter
+from service.ui.queries import RegistryMetrics, StatusFilter
 from service.ui.render import Rate, page
 
 EVENTS_SHOWN = 200
@@ -30,10 +30,8 @@ _STATUS: dict[str, StatusFilter] = {
 _rate = Rate()  # per replica process: the sparkline shows this replica's heartbeats
 
 
-def _heartbeats(figures: dict[str, object]) -> float:
-    counters = figures.get("replica", {})
-    beats = counters.get("heartbeats", {}) if isinstance(counters, dict) else {}
-    return float(sum(beats.values())) if isinstance(beats, dict) else 0.0
+def _heartbeats(figures: RegistryMetrics) -> float:
+    return float(sum(figures.replica.heartbeats.values()))
 
 
 class DashboardController(Controller):
@@ -52,7 +50,7 @@ class DashboardController(Controller):
             title="overview",
             here="/ui",
             fragment=fragment,
-            agents=figures["agents"],
+            agents=figures.agents,
             rate=_rate,
         )
 

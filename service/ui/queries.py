@@ -1,31 +1,17 @@
-"""Everything the dashboard reads, in one place.
+"""Everything the dashboard reads, in one place: calls into the application layer.
 
-The dashboard is an adapter: it must not depend on other adapters. Until the application
-layer (``service.registry``) exists, these functions call the use-cases where they live
-today (the HTTP API modules); re-pointing the dashboard means editing this module only.
-Every function takes the app ``State`` and returns the wire models of ``service.models``
-(or plain dicts where the API returns them).
+The dashboard is an adapter: it imports :mod:`service.registry` (and the models and
+domain below it), never another adapter. Every function takes the app ``State``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from litestar.datastructures import State
 
-from service.api.agents import agent_health, agents_page
-from service.api.capabilities import providers_page
-from service.api.config import ConfigController
-from service.api.deps import Registry, encode_cursor
-from service.api.events import list_events
-from service.api.filters import AgentFilter
-from service.api.filters import StatusFilter as StatusFilter
-from service.api.metrics import registry_figures
-from service.drift import DriftReport, compute
+from service.domain.matching import rank
 from service.errors import NotFound
-from service.event_follow import ReadPage
-from service.matching import rank
 from service.models import (
     AgentsPage,
     AgentView,
@@ -35,6 +21,17 @@ from service.models import (
     HealthView,
     ProvidersPage,
 )
+from service.registry import agents as agents_uc
+from service.registry import config as config_uc
+from service.registry import discovery, events
+from service.registry.context import Registry
+from service.registry.drift import DriftReport, compute
+from service.registry.figures import RegistryMetrics as RegistryMetrics
+from service.registry.figures import registry_figures
+from service.registry.filters import AgentFilter
+from service.registry.filters import StatusFilter as StatusFilter
+from service.registry.follow import ReadPage
+from service.registry.pagination import encode_cursor
 from service.store.records import agent_view
 
 
@@ -62,10 +59,11 @@ class Wire:
 
 
 def _reg(state: State) -> Registry:
-    return Registry.of(state)
+    reg: Registry = state.registry
+    return reg
 
 
-async def figures(state: State) -> dict[str, Any]:
+async def figures(state: State) -> RegistryMetrics:
     """Counts by status and namespace (from Redis) and this replica's counters."""
     return await registry_figures(_reg(state))
 
@@ -83,7 +81,7 @@ async def agents(
 ) -> AgentsPage:
     """One page of agents, filtered like ``GET /agents``."""
     flt = AgentFilter(capability, tags, status, version)
-    return await agents_page(_reg(state), flt, namespace, limit, cursor)
+    return await agents_uc.list_agents(_reg(state), flt, namespace, limit, cursor)
 
 
 async def agent(state: State, agent_id: str) -> AgentDetail:
@@ -93,7 +91,7 @@ async def agent(state: State, agent_id: str) -> AgentDetail:
     if row is None:
         raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")
     view = agent_view(row.doc, row.live, row.now_ms)
-    health = await agent_health(reg, agent_id)
+    health = await agents_uc.agent_health(reg, agent_id)
     wires: list[Wire] = []
     for tool in row.doc.tools:
         for dep in tool.dependencies:
@@ -115,22 +113,12 @@ async def agent(state: State, agent_id: str) -> AgentDetail:
 
 
 async def capabilities(state: State, namespace: str) -> list[CapabilitySummary]:
-    """Capabilities with live providers in ``namespace`` (first page of names)."""
+    """Capabilities with live providers in ``namespace`` (the first page of names)."""
     reg = _reg(state)
-    out: list[CapabilitySummary] = []
-    for name in await reg.store.capability_names(namespace, "", reg.settings.max_page_size):
-        live = await reg.store.providers(namespace, name)
-        if live:
-            out.append(
-                CapabilitySummary(
-                    name=name,
-                    namespace=namespace,
-                    providers=len(live),
-                    versions=sorted({c.entry.version for c in live}),
-                    tags=sorted({t for c in live for t in c.entry.tags}),
-                )
-            )
-    return out
+    page = await discovery.capabilities_page(
+        reg, namespace, AgentFilter(), reg.settings.max_page_size
+    )
+    return page.capabilities
 
 
 async def providers(
@@ -139,7 +127,9 @@ async def providers(
     """Live providers of ``capability`` (first page)."""
     reg = _reg(state)
     flt = AgentFilter(capability, tags, None, version)
-    return await providers_page(reg, capability, namespace, flt, reg.settings.max_page_size, None)
+    return await discovery.providers_page(
+        reg, capability, namespace, flt, reg.settings.max_page_size
+    )
 
 
 async def namespaces(state: State) -> list[str]:
@@ -156,12 +146,12 @@ async def drift(state: State) -> DriftReport | None:
     return report
 
 
-async def config_versions(state: State) -> dict[str, Any] | None:
+async def config_versions(state: State) -> config_uc.VersionsView | None:
     """Published versions, live claims and activations; ``None`` without a bundle."""
-    if _reg(state).fleet is None:
+    reg = _reg(state)
+    if reg.fleet is None:
         return None
-    result: dict[str, Any] = await ConfigController.versions.fn(None, state)
-    return result
+    return await config_uc.versions(reg)
 
 
 def events_reader(
@@ -176,17 +166,15 @@ def events_reader(
     """``read(cursor) -> EventsPage`` for :mod:`service.event_follow` (filters bound)."""
 
     async def read(cursor: str | None) -> EventsPage:
-        page: EventsPage = await list_events.fn(
-            state=state,
-            type_=types or None,
+        return await events.events_page(
+            _reg(state),
+            types=types or (),
             agent_id=agent_id,
             namespace=namespace,
             since=since if cursor is None else None,
-            until=None,
             limit=limit,
             cursor=cursor,
         )
-        return page
 
     return read
 

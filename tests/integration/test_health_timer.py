@@ -71,7 +71,7 @@ async def test_expired_agent_reregisters_after_410(app_client: ClientFactory) ->
 
 
 async def test_profile_thresholds_come_from_profile_field(app_client: ClientFactory) -> None:
-    from service.profiles import Profiles
+    from service.domain.profiles import Profiles
     from service.settings import Thresholds
 
     slow = Thresholds(heartbeat_interval=7, degraded_after=30, expire_after=60, retention=10)

@@ -18,8 +18,8 @@ from config_bundles import worker, worker_bundle
 from litestar.testing import AsyncTestClient
 from support import RegistryProcess, start_registry
 
-from service.event_follow import long_poll
 from service.models import Event, EventsPage
+from service.registry.follow import long_poll
 
 
 async def _fleet(client: AsyncTestClient[Any]) -> None:

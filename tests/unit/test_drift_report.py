@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from service.drift import DriftReport
+from service.registry.drift import DriftReport
 
 # A report as the previous release's leader wrote it: no ``in_bundle``.
 PREVIOUS = (

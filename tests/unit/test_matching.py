@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from service.matching import (
+from service.domain.matching import (
     Candidate,
     ConstraintError,
     ProviderEntry,

@@ -186,3 +186,33 @@ def test_unclosed_flow_sequence_points_at_the_line_that_opened_it(
     issue = _one(_issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "yaml-syntax")
     assert issue.file == "templates/profiles/gamma.yaml.j2"
     assert issue.line == child.splitlines().index("  bad: [unclosed") + 1
+
+
+def test_bad_defaults_thresholds_in_values_are_an_issue_not_a_traceback(
+    make_project: MakeProject,
+) -> None:
+    dev = (
+        "environment: dev\ndefaults:\n  thresholds:\n    heartbeat_interval: 5\n"
+        "    degraded_after: 5\nvars:\n  mode: dev\n"
+    )
+    [issue] = _issues(make_project({"templates/values/dev.yaml": dev}))
+    assert (issue.code, issue.file, issue.line, issue.pointer) == (
+        "thresholds",
+        "templates/values/dev.yaml",
+        5,
+        "/defaults/thresholds/degraded_after",
+    )
+    assert "degraded_after (5) must exceed heartbeat_interval (5)" in issue.message
+
+
+def test_bad_defaults_thresholds_in_toml_values_name_the_file(make_project: MakeProject) -> None:
+    prod = (
+        'environment = "prod"\n[vars]\nmode = "prod"\nregions = ["eu"]\n'
+        "[defaults.thresholds]\nexpire_after = 10\n"
+    )
+    [issue] = _issues(make_project({"templates/values/prod.toml": prod}), "prod")
+    assert (issue.code, issue.file, issue.pointer) == (
+        "thresholds",
+        "templates/values/prod.toml",
+        "/defaults/thresholds/expire_after",
+    )

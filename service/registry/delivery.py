@@ -12,9 +12,9 @@ from typing import Any
 import msgspec
 
 from service.bundle import Bundle, canonical_json, sha256_digest
-from service.fleet_config import FleetConfig
 from service.metrics import ASSIGNMENTS_LOST
 from service.models import CapabilityDelivery, ConfigDelivery, HeartbeatRequest
+from service.registry.fleet import FleetConfig
 
 log = logging.getLogger("service.delivery")
 ASSIGNED = "a:"  # prefix of runtime-assignment versions

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from service.api.deps import Registry
 from service.errors import StoreUnavailable
 from service.metrics import CONVERGENCE, DRIFT_LEADER, DRIFTED, STORE_ERRORS
+from service.registry.context import Registry
 
 log = logging.getLogger("service.drift")
 _PAGE = 500
@@ -190,3 +190,17 @@ async def run(reg: Registry, interval: float, stop: asyncio.Event) -> None:
             STORE_ERRORS.inc()
         except Exception:  # the loop must outlive any single bad pass
             log.exception("drift check failed")
+
+
+async def drift_report(reg: Registry, namespace: str | None = None) -> DriftReport:
+    """Per profile: the active version, agents on it, on other versions, and with none.
+
+    ``convergence_ratio`` counts agents that report a version; agents that report none
+    (stock MCP Mesh agents) are listed under ``unknown`` and do not lower it. A fleet-wide
+    report also refreshes this replica's convergence gauges.
+    """
+    report, _ = await compute(reg, namespace)
+    if namespace is None:
+        for p in report.profiles:
+            CONVERGENCE.labels(profile=p.profile).set(p.convergence_ratio)
+    return report

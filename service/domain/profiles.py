@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from service.bundle import Bundle
-from service.settings import Thresholds
+from service.domain.thresholds import Thresholds
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from service.domain.matching import ConstraintError, parse_constraint, tags_admit, version_matches
 from service.errors import InvalidInput
-from service.matching import ConstraintError, parse_constraint, version_matches
 from service.models import Tool
 from service.store.records import Status
 
@@ -15,7 +15,8 @@ StatusFilter = Literal["healthy", "degraded", "expired"]
 
 @dataclass(frozen=True, slots=True)
 class AgentFilter:
-    """A parsed filter; tags use the dependency syntax (plain required, ``-tag`` excluded)."""
+    """A parsed filter. Tags use the dependency syntax (docs/matching.md): a plain tag is
+    required, ``-tag`` excludes, ``+tag`` is preferred (so it never excludes anything)."""
 
     capability: str | None = None
     tags: tuple[str, ...] = ()
@@ -34,14 +35,7 @@ class AgentFilter:
             return False
         if not version_matches(tool.version, parse_constraint(self.version)):
             return False
-        have = set(tool.tags)
-        for tag in self.tags:
-            if tag.startswith("-"):
-                if tag[1:] in have:
-                    return False
-            elif tag.lstrip("+") not in have:
-                return False
-        return True
+        return tags_admit(tool.tags, list(self.tags))
 
     @property
     def on_tools(self) -> bool:

@@ -1,10 +1,22 @@
-"""The required-dependency graph between capabilities, and its cycles."""
+"""The one cycle rule: cycles of *required* dependencies between capabilities.
+
+A dependency with ``required: false`` is never an edge, so it never makes a cycle: an agent
+can start without it. The build (``buildtime.depcheck``) and the admin API
+(``service.domain.catalog``) both build this graph, with :func:`requires` choosing the edges.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Graph"]
+__all__ = ["Graph", "requires"]
+
+
+def requires(dep: Mapping[str, Any]) -> bool:
+    """Is ``dep`` an edge of the cycle rule? Only required dependencies (the default) are."""
+    return bool(dep.get("required", True))
 
 
 @dataclass
@@ -53,3 +65,25 @@ class Graph:
                     stack.append((nxt, 0))
                     path.append(nxt)
         return list(found.values())
+
+    def cycle_through(self, start: str) -> list[str] | None:
+        """A path from ``start`` back to ``start`` (iterative DFS), or ``None``."""
+        seen: set[str] = set()
+        stack: list[tuple[str, int]] = [(start, 0)]
+        path: list[str] = [start]
+        while stack:
+            node, i = stack[-1]
+            targets = self.edges.get(node, [])
+            if i == len(targets):
+                stack.pop()
+                path.pop()
+                continue
+            stack[-1] = (node, i + 1)
+            nxt = targets[i]
+            if nxt == start:
+                return [*path, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, 0))
+                path.append(nxt)
+        return None

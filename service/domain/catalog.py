@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from service.matching import ConstraintError, parse_constraint, version_matches
+from service.domain.constraints import ConstraintError, parse_constraint, version_matches
+from service.domain.depgraph import Graph, requires
 
 ProblemKind = Literal["missing", "version_conflict", "cycle", "invalid"]
 
@@ -53,8 +54,8 @@ def validate_capability_dependencies(
     - **missing**: a dependency names a capability the catalog does not hold;
     - **version_conflict**: no catalog version satisfies a dependency's constraint, or two
       dependencies on one capability admit no common version;
-    - **cycle**: following dependencies (with ``capability`` replacing its catalog entry)
-      leads back to ``capability``.
+    - **cycle**: following required dependencies (with ``capability`` replacing its catalog
+      entry) leads back to ``capability``; a ``required: false`` dependency is never an edge.
     """
     name = str(capability.get("name", ""))
     index = catalog_index(catalog)
@@ -120,23 +121,13 @@ def validate_capability_dependencies(
 
 
 def _cycle_from(start: str, index: Mapping[str, Mapping[str, Any]]) -> list[str] | None:
-    """A dependency path from ``start`` back to itself, if one exists (depth-first)."""
-    seen: set[str] = set()
-
-    def walk(node: str, path: list[str]) -> list[str] | None:
-        for dep in _deps(index.get(node, {})):
-            target = str(dep.get("capability", ""))
-            if target == start:
-                return [*path, target]
-            if target in seen or target not in index:
-                continue
-            seen.add(target)
-            found = walk(target, [*path, target])
-            if found:
-                return found
-        return None
-
-    return walk(start, [start])
+    """A required-dependency path from ``start`` back to itself (the one cycle rule)."""
+    graph = Graph()
+    for name, cap in index.items():
+        for dep in _deps(cap):
+            if requires(dep):
+                graph.add(name, str(dep.get("capability", "")), "", "")
+    return graph.cycle_through(start)
 
 
 def available_capabilities(
@@ -153,7 +144,7 @@ def available_capabilities(
     out = []
     for name, cap in sorted(catalog_index(catalog).items()):
         if all(
-            not dep.get("required", True)
+            not requires(dep)
             or str(dep.get("capability")) in mine
             or has_provider(str(dep.get("capability")), dep.get("version"))
             for dep in _deps(cap)

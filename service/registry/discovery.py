@@ -1,0 +1,95 @@
+"""Capability discovery: the providers of one capability, and the capabilities on offer."""
+
+from __future__ import annotations
+
+from service.domain.matching import Candidate
+from service.models import (
+    CapabilitiesPage,
+    CapabilitySummary,
+    ProvidersPage,
+    ProviderView,
+    Tool,
+)
+from service.registry.context import Registry
+from service.registry.filters import AgentFilter
+from service.registry.pagination import decode_cursor, encode_cursor, page_size
+
+
+def _provider(c: Candidate) -> ProviderView:
+    e = c.entry
+    return ProviderView(
+        agent_id=e.agent_id,
+        function_name=e.function_name,
+        capability=e.capability,
+        version=e.version,
+        tags=e.tags,
+        endpoint=e.endpoint,
+        namespace=e.namespace,
+        status="degraded" if c.degraded else "healthy",
+        kwargs=e.kwargs,
+    )
+
+
+def _entry_ok(flt: AgentFilter, c: Candidate) -> bool:
+    status = "degraded" if c.degraded else "healthy"
+    if flt.status is not None and flt.status != status:
+        return False
+    e = c.entry
+    return flt.tool_ok(
+        Tool(function_name=e.function_name, capability=e.capability, version=e.version, tags=e.tags)
+    )
+
+
+async def providers_page(
+    reg: Registry,
+    name: str,
+    namespace: str,
+    flt: AgentFilter,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> ProvidersPage:
+    """Live providers of ``name`` passing ``flt``, ranked by agent id and function; one page."""
+    size = page_size(limit, reg.settings)
+    start = decode_cursor(cursor, 2)
+    live = [c for c in await reg.store.providers(namespace, name) if _entry_ok(flt, c)]
+    live.sort(key=lambda c: (c.entry.agent_id, c.entry.function_name))
+    if start:
+        live = [c for c in live if (c.entry.agent_id, c.entry.function_name) > tuple(start)]
+    page = live[:size]
+    nxt = (
+        encode_cursor(page[-1].entry.agent_id, page[-1].entry.function_name)
+        if len(live) > size
+        else None
+    )
+    return ProvidersPage(
+        capability=name, providers=[_provider(c) for c in page], count=len(page), next_cursor=nxt
+    )
+
+
+async def capabilities_page(
+    reg: Registry,
+    namespace: str,
+    flt: AgentFilter,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> CapabilitiesPage:
+    """Capabilities of ``namespace`` with live providers passing ``flt`` (paged by name)."""
+    size = page_size(limit, reg.settings)
+    start = decode_cursor(cursor, 1)
+    names = await reg.store.capability_names(namespace, start[0] if start else "", size)
+    caps = []
+    for name in names:
+        live = [c for c in await reg.store.providers(namespace, name) if _entry_ok(flt, c)]
+        if not live:
+            continue
+        caps.append(
+            CapabilitySummary(
+                name=name,
+                namespace=namespace,
+                providers=len(live),
+                versions=sorted({c.entry.version for c in live}),
+                tags=sorted({t for c in live for t in c.entry.tags}),
+            )
+        )
+    nxt = encode_cursor(names[-1]) if len(names) == size else None
+    return CapabilitiesPage(capabilities=caps, count=len(caps), next_cursor=nxt)

@@ -1,0 +1,93 @@
+"""Registry figures: agent counts (from Redis, equal on every replica) and this replica's
+counters, as JSON and in the Prometheus text format."""
+
+from __future__ import annotations
+
+import os
+
+import msgspec
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
+
+from service import __version__
+from service.registry.context import Registry
+
+
+class AgentCounts(msgspec.Struct, kw_only=True, frozen=True):
+    """Agents by status, summed and per namespace (read from Redis: equal on every replica)."""
+
+    total: int
+    healthy: int
+    degraded: int
+    expired: int
+    by_namespace: dict[str, dict[str, int]]
+
+
+class ReplicaCounters(msgspec.Struct, kw_only=True, frozen=True):
+    """This replica's own counters, keyed by their Prometheus labels."""
+
+    heartbeats: dict[str, float]
+    expiries: dict[str, float]
+    store_errors: dict[str, float]
+
+
+class RegistryMetrics(msgspec.Struct, kw_only=True, frozen=True):
+    """``GET /registry/metrics``."""
+
+    version: str
+    uptime_seconds: int
+    agents: AgentCounts
+    replica: ReplicaCounters
+
+
+class PrometheusText(msgspec.Struct, kw_only=True, frozen=True):
+    """The Prometheus text exposition of ``GET /metrics``."""
+
+    content_type: str
+    text: str
+
+
+def _counter_values(name: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for family in REGISTRY.collect():
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                key = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                out[key] = sample.value
+    return out
+
+
+async def registry_figures(reg: Registry) -> RegistryMetrics:
+    """Agent counts per namespace and status, and this replica's counters."""
+    counts = await reg.store.counts()
+    totals = {s: sum(c[s] for c in counts.values()) for s in ("healthy", "degraded", "expired")}
+    return RegistryMetrics(
+        version=__version__,
+        uptime_seconds=reg.uptime_seconds,
+        agents=AgentCounts(total=sum(totals.values()), **totals, by_namespace=counts),
+        replica=ReplicaCounters(
+            heartbeats=_counter_values("registry_heartbeats"),
+            expiries=_counter_values("registry_expiries"),
+            store_errors=_counter_values("registry_store_errors"),
+        ),
+    )
+
+
+def prometheus_text() -> PrometheusText:
+    """This replica's metrics in the Prometheus text format.
+
+    With several workers only the multiprocess collector sees every process's samples (the
+    same choice Litestar's PrometheusController makes behind ``GET /metrics``).
+    """
+    registry = REGISTRY
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return PrometheusText(content_type=CONTENT_TYPE_LATEST, text=generate_latest(registry).decode())

@@ -1,0 +1,171 @@
+"""Heartbeats: registration and the full heartbeat (POST), and the cheap one (HEAD)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+
+import msgspec
+from packaging.version import InvalidVersion
+
+from service.domain.endpoints import check_endpoint
+from service.domain.identity import ANONYMOUS, Identity
+from service.domain.matching import ConstraintError, parse_constraint, parse_version, resolve
+from service.errors import InvalidInput, RegistryError, StoreUnavailable
+from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS, UNKNOWN_FIELDS
+from service.models import HeartbeatRequest, HeartbeatResponse, Lease
+from service.registry.clock import now_ms
+from service.registry.context import Registry
+from service.registry.delivery import capabilities_block, config_block
+from service.registry.fleet import FleetConfig
+from service.store.records import iso
+from service.store.store import Touch
+
+__all__ = [
+    "AGENT_ID",
+    "Touch",
+    "count",
+    "note_unknown_fields",
+    "register",
+    "touch",
+    "validate_semantics",
+]
+
+#: The path form of an agent id (the body form is validated by ``models.AgentId``).
+AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_MESSAGES = {"register": "Agent registered via heartbeat"}
+_TOUCH_RESULT = {Touch.OK: "ok", Touch.CHANGED: "changed", Touch.GONE: "gone"}
+_KNOWN_FIELDS = frozenset(HeartbeatRequest.__struct_encode_fields__)
+_top_level = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_logged_unknown: set[str] = set()
+_LOG_AT_MOST = 256  # distinct names remembered: a hostile client cannot grow it for ever
+log = logging.getLogger("service.heartbeat")
+
+
+def note_unknown_fields(raw: bytes) -> None:
+    """Count a body with top-level fields we do not know; log each new name once (debug).
+
+    They are accepted (newer MCP Mesh SDKs add fields), but an operator should be able to
+    see that agents send something the registry ignores.
+    """
+    try:
+        names = _top_level.decode(raw).keys() - _KNOWN_FIELDS
+    except msgspec.DecodeError:
+        return
+    if not names:
+        return
+    UNKNOWN_FIELDS.inc()
+    for name in sorted(names):
+        if name not in _logged_unknown and len(_logged_unknown) < _LOG_AT_MOST:
+            _logged_unknown.add(name)
+            log.debug("heartbeat field %r is not known to this registry; ignored", name[:64])
+
+
+def validate_semantics(req: HeartbeatRequest) -> None:
+    """Checks a schema cannot express: parseable versions and constraints."""
+    for i, tool in enumerate(req.tools):
+        try:
+            parse_version(tool.version)
+        except InvalidVersion:
+            raise InvalidInput(
+                f"tools[{i}].version: {tool.version!r} is not a valid version",
+                field=f"tools[{i}].version",
+            ) from None
+        for j, dep in enumerate(tool.dependencies):
+            try:
+                parse_constraint(dep.version)
+            except ConstraintError as exc:
+                field = f"tools[{i}].dependencies[{j}].version"
+                raise InvalidInput(f"{field}: {exc}", field=field) from None
+
+
+def result_label(exc: RegistryError) -> str:
+    """The ``result`` label of a failed heartbeat."""
+    if isinstance(exc, InvalidInput):
+        return "invalid"
+    return "unavailable" if isinstance(exc, StoreUnavailable) else "error"
+
+
+def count(kind: str, result: str, started: float | None = None) -> None:
+    """Count one heartbeat answer (``kind`` is head, post or mcp) and, if ok, its duration."""
+    HEARTBEATS.labels(kind, result).inc()
+    if started is not None:
+        HEARTBEAT_SECONDS.labels(kind).observe(time.perf_counter() - started)
+
+
+async def register(
+    reg: Registry, req: HeartbeatRequest, identity: Identity = ANONYMOUS
+) -> HeartbeatResponse:
+    """Register or refresh an agent in one round trip and build the MCP Mesh-shaped answer.
+
+    ``identity`` must be allowed to speak for the agent id in its namespace; the store binds
+    the id to ``identity.owner`` at its first registration and refuses other owners.
+    """
+    reg.access.require_agent(identity, req.agent_id, req.namespace)
+    validate_semantics(req)
+    check_endpoint(req, reg.settings.auth.refuse_endpoints)
+    profile = req.profile or req.name or req.agent_id
+    thresholds = reg.profiles.thresholds_for(profile)
+    result = await reg.store.heartbeat(
+        req,
+        thresholds=thresholds,
+        profile=profile,
+        epoch=reg.profiles.epoch,
+        now_ms=now_ms(),
+    )
+    body = HeartbeatResponse(
+        status="success",
+        message=_MESSAGES.get(result.kind, "Agent updated via heartbeat"),
+        agent_id=req.agent_id,
+        timestamp=iso(now_ms()),
+        dependencies_resolved=resolve(req, result.candidates),
+        llm_tools={},
+        lease=Lease(
+            ttl_ms=int(thresholds.expire_after * 1000),
+            interval_ms=int(thresholds.heartbeat_interval * 1000),
+        ),
+    )
+    if reg.fleet is None:
+        return body  # no bundle: exactly the MCP Mesh shape (plus lease)
+    return await _with_config(reg.fleet, req, profile, result.assignment, body)
+
+
+async def _with_config(
+    fleet: FleetConfig,
+    req: HeartbeatRequest,
+    profile: str,
+    assignment: bytes | None,
+    body: HeartbeatResponse,
+) -> HeartbeatResponse:
+    """Add the config and capability blocks (from memory; no further Redis call)."""
+    caps, lost = capabilities_block(fleet.active, profile, req, assignment)
+    if lost:
+        # Rare by construction (Redis lost data, or the agent returns after a purge), so this
+        # one extra write is acceptable.
+        with contextlib.suppress(StoreUnavailable):
+            await fleet.store.note_event(
+                req.namespace, "assignment-lost", req.agent_id, req.capabilities_version or ""
+            )
+    return msgspec.structs.replace(
+        body,
+        config=config_block(fleet, profile, req.config_version),
+        capabilities=caps if caps is not None else msgspec.UNSET,
+    )
+
+
+async def touch(reg: Registry, agent_id: str, identity: Identity = ANONYMOUS) -> Touch:
+    """The cheap heartbeat: refresh the TTL; say whether the agent must send a full POST.
+
+    A store failure raises :class:`StoreUnavailable` (a 503), never ``GONE``: a false "gone"
+    would make the whole fleet re-register at once.
+    """
+    started = time.perf_counter()
+    try:
+        result = await reg.store.touch(agent_id, epoch=reg.profiles.epoch)
+    except StoreUnavailable:
+        count("head", "unavailable")
+        raise
+    count("head", _TOUCH_RESULT[result], started)
+    return result
