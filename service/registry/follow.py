@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import msgspec
 
 from service.models import Event, EventsPage
+from service.registry.pagination import encode_cursor
 
 ReadPage = Callable[[str | None], Awaitable[EventsPage]]
 # The cursor that continues after one event. ``GET /events`` gives no ``next_cursor`` on
@@ -33,6 +34,11 @@ CursorOf = Callable[[Event], str]
 MAX_WAIT_S = 60.0
 POLL_EVERY_S = 0.25
 _encode = msgspec.json.encode
+
+
+def event_cursor(event: Event) -> str:
+    """The ``GET /events`` cursor that continues after ``event``."""
+    return encode_cursor(event.id)
 
 
 def resume_cursor(page: EventsPage, cursor: str | None, cursor_of: CursorOf) -> str | None:

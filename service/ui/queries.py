@@ -16,7 +16,6 @@ from service.models import (
     AgentsPage,
     AgentView,
     CapabilitySummary,
-    Event,
     EventsPage,
     HealthView,
     ProvidersPage,
@@ -31,7 +30,7 @@ from service.registry.figures import registry_figures
 from service.registry.filters import AgentFilter
 from service.registry.filters import StatusFilter as StatusFilter
 from service.registry.follow import ReadPage
-from service.registry.pagination import encode_cursor
+from service.registry.follow import event_cursor as event_cursor
 from service.store.records import agent_view
 
 
@@ -177,8 +176,3 @@ def events_reader(
         )
 
     return read
-
-
-def event_cursor(event: Event) -> str:
-    """The ``GET /events`` cursor that continues after ``event``."""
-    return encode_cursor(event.id)
