@@ -25,6 +25,7 @@ from service.mcp import McpEndpoint
 from service.registry.lifecycle import running
 from service.settings import Settings
 from service.store.store import Store
+from service.ui import DashboardController
 
 log = logging.getLogger("service")
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
                     metrics_api.registry_metrics,
                     config.ConfigController,
                     drift.drift,
+                    DashboardController,  # /ui: read-only, so the read scope
                 ],
             ),
             Router(
