@@ -12,6 +12,7 @@ from service.client.client import (
     RegistryClient,
     RestartRequired,
 )
+from service.client.credentials import Credentials
 from service.client.discovery import DiscoveryError
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "AgentState",
     "Backoff",
     "ConfigUpdate",
+    "Credentials",
     "DiscoveryError",
     "DiskCache",
     "RegistryClient",

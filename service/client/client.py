@@ -30,6 +30,7 @@ import msgspec
 
 from service.client.backoff import Backoff
 from service.client.cache import AgentState, DiskCache
+from service.client.credentials import Credentials
 from service.client.discovery import Discovery
 from service.models import CapabilityDelivery, ConfigDelivery, HeartbeatResponse
 
@@ -93,9 +94,11 @@ class RegistryClient(Discovery):
         on_wiring: Callback | None = None,
         on_restart: Callback | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         """``registration`` is the POST body without the version fields (``agent_id``,
-        ``name``, ``tools``, ``profile`` ...). ``interval`` applies until a lease arrives."""
+        ``name``, ``tools``, ``profile`` ...). ``interval`` applies until a lease arrives.
+        ``credentials`` (a token or a client certificate) default to ``REGISTRY_CLIENT_*``."""
         if not urls:
             raise ValueError("at least one registry URL is required")
         self.urls = [u.rstrip("/") for u in urls]
@@ -114,7 +117,10 @@ class RegistryClient(Discovery):
         self._stop = asyncio.Event()
         self._registered = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        creds = credentials if credentials is not None else Credentials.from_env()
+        self._http = httpx.AsyncClient(
+            timeout=timeout, transport=transport, auth=creds.auth(), verify=creds.verify()
+        )
 
     async def __aenter__(self) -> RegistryClient:
         """Start heartbeating in a background task (see :meth:`run`)."""
