@@ -11,7 +11,7 @@ set -euo pipefail
 # shellcheck source=image/common.sh
 . "$(dirname "$0")/common.sh"
 
-env_name=${ENV:-prod}
+env_name=prod
 context=$REPO_ROOT
 tag=""
 quiet=0
