@@ -106,11 +106,15 @@ class Podman:
 class Built:
     ref: str
     config_version: str
+    commit: str  # HEAD when the build started: the label must name it
     summary: str  # image/build.sh's "image: built ... in X s ..., N MB"
 
 
 def build(config: pytest.Config, podman: Podman, context: Path, *, dirty: bool = False) -> Built:
     env = {**podman.env, "GIT_DIRTY": "true"} if dirty else podman.env
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     done = subprocess.run(
         [str(IMAGE_DIR / "build.sh"), "--env", "prod", "--context", str(context), "--quiet"],
         cwd=REPO,
@@ -127,7 +131,7 @@ def build(config: pytest.Config, podman: Podman, context: Path, *, dirty: bool =
             report(config, line)
     version = re.search(r"config (sha256:[0-9a-f]{64})", summary)
     assert version is not None, summary
-    return Built(done.stdout.strip().splitlines()[-1], version[1], summary)
+    return Built(done.stdout.strip().splitlines()[-1], version[1], head, summary)
 
 
 def copy_context(dest: Path) -> Path:

@@ -110,7 +110,6 @@ def _converged(ports: list[int], version: str, agents: dict[str, str | None]) ->
 
 def test_labels_tag_and_shared_layers(podman: Podman, images: tuple[Built, Built]) -> None:
     v1 = images[0]
-    commit = _git("rev-parse", "HEAD")
     version = re.search(r'^version = "(.+)"', (REPO / "pyproject.toml").read_text(), re.M)
     assert version is not None
     for built in images:
@@ -120,7 +119,7 @@ def test_labels_tag_and_shared_layers(podman: Podman, images: tuple[Built, Built
         labels = podman.inspect(built.ref)["Labels"]
         assert labels["io.agent-registry.config.version"] == built.config_version
         assert labels["io.agent-registry.config.environment"] == "prod"
-        assert labels["org.opencontainers.image.revision"] == commit
+        assert labels["org.opencontainers.image.revision"] == built.commit
         assert labels["org.opencontainers.image.version"] == version[1]
         assert labels["org.opencontainers.image.source"].startswith(("https://", "git@", "ssh://"))
     one, two = (podman.inspect(b.ref)["RootFS"]["Layers"] for b in images)
