@@ -22,7 +22,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_DIR = REPO / "image"
 # What the build context holds (.dockerignore keeps the rest out).
-CONTEXT_FILES = ("Containerfile", ".dockerignore", "pyproject.toml", "README.md")
+CONTEXT_FILES = ("Containerfile", ".dockerignore", "pyproject.toml")
 CONTEXT_DIRS = ("service", "buildtime", "schemas", "templates")
 # Short config refresh so the fleet converges quickly (claim TTL > 2 x refresh).
 FAST_CONFIG = {"REGISTRY_CONFIG_REFRESH": "0.2", "REGISTRY_CONFIG_CLAIM_TTL": "1"}
@@ -31,7 +31,10 @@ FAST_CONFIG = {"REGISTRY_CONFIG_REFRESH": "0.2", "REGISTRY_CONFIG_CLAIM_TTL": "1
 def report(config: pytest.Config, line: str) -> None:
     """Print a line to the terminal while the test runs (build times, image sizes)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
         reporter.write_line(line)
 
 
