@@ -309,3 +309,5 @@ def test_healthcheck_follows_registry_port(
     eventually(healthy, timeout=60, what=f"healthcheck on port {port}")
     done = podman("healthcheck", "run", name, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    status = podman("inspect", "--format", "{{.State.Health.Status}}", name)
+    assert status.stdout.strip() == "healthy"
