@@ -99,6 +99,14 @@ bench-propagation: $(STAMP) redis-server ## Benchmark: a new active config reach
 bench-peer: $(STAMP) redis-server ## Benchmark: same HEAD/POST workload against the MCP Mesh reference registry (npm pack)
 	$(PY) -m loadtests.peer
 
+.PHONY: image
+image: $(STAMP) ## Build the image for ENV (default prod) with rootful podman: localhost/agent-registry:<version>-cfg-<12 hex>
+	image/build.sh --env $(or $(ENV),prod)
+
+.PHONY: image-test
+image-test: $(STAMP) redis-server ## As root: build two config versions, run them under podman (rollout, rollback by image, tamper, healthcheck)
+	$(VENV)/bin/pytest tests/image
+
 .PHONY: lint
 lint: $(STAMP) ## ruff (lint + format check), mypy --strict and the import-linter layer contracts
 	$(VENV)/bin/ruff check .
@@ -112,8 +120,10 @@ fmt: $(STAMP) ## Format and autofix with ruff
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: test
-test: $(STAMP) redis-server promtool chromium ## Install everything; lint, validate configs, run every test
+test: $(STAMP) redis-server promtool chromium ## Install everything; lint, validate configs, run every test (image tests as root)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory validate
 	$(VENV)/bin/python helm/tools/values_table.py --check
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --ignore=tests/image
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory image-test; \
+	else echo "image-test skipped: it needs root (rootful podman); run it as root: make image-test"; fi
