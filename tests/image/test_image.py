@@ -68,6 +68,7 @@ def _start(
         "REGISTRY_HOST": "127.0.0.1",
         "REGISTRY_PORT": str(port),
         "REGISTRY_REDIS_URL": redis.url,
+        "REGISTRY_AUTH": "off",  # chosen explicitly, as a real Redis requires
         "REGISTRY_DEPLOY_REVISION": str(revision),
         **FAST_CONFIG,
     }
@@ -289,6 +290,7 @@ def test_tampered_bundle_refuses_to_start(
         "--env=REGISTRY_HOST=127.0.0.1",
         f"--env=REGISTRY_PORT={free_port()}",
         f"--env=REGISTRY_REDIS_URL={redis.url}",
+        "--env=REGISTRY_AUTH=off",
         tampered,
         check=False,
         timeout=120,
