@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import ssl
 import sys
@@ -48,6 +49,13 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    if settings.embedded and importlib.util.find_spec("fakeredis") is None:
+        print(
+            "registry: configuration error: REGISTRY_REDIS_URL is not set and the embedded "
+            "store is not installed (pip install 'agent-registry[embedded]')",
+            file=sys.stderr,
+        )
+        return 2
     if settings.workers > 1 and settings.embedded:
         print(
             "registry: configuration error: REGISTRY_WORKERS > 1 needs REGISTRY_REDIS_URL "

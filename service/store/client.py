@@ -58,9 +58,20 @@ def make_client(settings: Settings) -> AnyRedis:
     return Redis.from_url(settings.redis_url, password=settings.redis_password, **common)
 
 
+class EmbeddedStoreMissing(RuntimeError):
+    """No Redis is configured and fakeredis (the ``embedded`` extra) is not installed."""
+
+
 def _embedded() -> Redis:
-    # Imported lazily: production replicas never load fakeredis.
-    import fakeredis
+    # Imported lazily: production replicas never load fakeredis, and never install it (it
+    # is the "embedded" extra, which `make run` installs).
+    try:
+        import fakeredis
+    except ImportError:
+        raise EmbeddedStoreMissing(
+            "REGISTRY_REDIS_URL is not set and the embedded store is not installed: set "
+            "REGISTRY_REDIS_URL, or pip install 'agent-registry[embedded]' for a local replica"
+        ) from None
 
     log.warning(
         "REGISTRY_REDIS_URL is not set: using the embedded in-process store "
