@@ -117,8 +117,16 @@ async def _scenario(
 
             await eventually(healed, timeout=15, every=0.1)
             w = agents["w-1"]
-            assert w.last_post is not None
-            assert w.last_post["dependencies_resolved"]["welcome"][0]["agent_id"] == "g-1"
+
+            async def rewired() -> bool:
+                # The consumer may have re-registered before its provider did: its slot was
+                # then unresolved, and the provider's return answers its next HEAD with 202.
+                post = w.last_post
+                return (
+                    bool(post) and post["dependencies_resolved"]["welcome"][0]["agent_id"] == "g-1"
+                )
+
+            await eventually(rewired, timeout=10, every=0.05)
 
             # The provider dies. The consumer's HEAD says 202 and its POST finds nothing.
             await agents["g-1"].stop()
