@@ -141,7 +141,8 @@ Secrets
 
 {{/*
 The chart-made tokens, as JSON {"admin": ..., "test": ...}: the inline secrets.adminToken,
-else the one already in the release's Secret (kept across upgrades), else a new random one.
+else the one already in the release's Secret (kept across upgrades), else a new random one;
+the helm test pod's agent token is derived from it.
 Computed once per render (memoized on the root context) so the Secret and its checksum agree.
 */}}
 {{- define "agent-registry.generatedTokens" -}}
@@ -157,7 +158,8 @@ Computed once per render (memoized on the root context) so the Secret and its ch
 {{- end }}
 {{- $test := "" }}
 {{- if include "agent-registry.testToken" . }}
-{{- $test = get $old $s.keys.testToken | b64dec | default (randAlphaNum 40) }}
+{{- /* Derived from the admin token (one way): as stable as it, and it reveals nothing of it. */}}
+{{- $test = printf "agent-registry helm-test token:%s" $admin | sha256sum | trunc 40 }}
 {{- end }}
 {{- $_ := set $ "agentRegistryTokens" (dict "admin" $admin "test" $test) }}
 {{- end }}
