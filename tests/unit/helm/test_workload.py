@@ -410,6 +410,11 @@ def _decoded(secret: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
+def _test_pod_env(k8s: SimpleNamespace, manifests: list[dict[str, Any]]) -> dict[str, str]:
+    (check,) = k8s.find(manifests, "Pod")["spec"]["containers"]
+    return {e["name"]: e["value"] for e in check["env"]}
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -551,7 +556,7 @@ def test_existing_secret(render: Any, k8s: SimpleNamespace) -> None:
     # An externally managed Secret cannot be hashed at render time.
     assert "checksum/secret" not in pod_annotations(k8s, manifests)
     # No test token in that Secret (keys.testToken ""): `helm test` checks readiness only.
-    test_env = {e["name"]: e["value"] for e in k8s.find(manifests, "Pod")["spec"]["containers"][0]["env"]}
+    test_env = _test_pod_env(k8s, manifests)
     assert test_env.get("READY_ONLY") == "1"
     assert "TOKEN_FILE" not in test_env
 
@@ -599,7 +604,7 @@ def test_mtls_with_a_tls_secret(render: Any, k8s: SimpleNamespace) -> None:
         assert registry[probe]["tcpSocket"] == {"port": "http"}, probe
     # No agent token in mtls mode (no test-token key); the test pod only connects.
     assert "test-token" not in _decoded(k8s.find(manifests, "Secret"))
-    test_env = {e["name"]: e["value"] for e in k8s.find(manifests, "Pod")["spec"]["containers"][0]["env"]}
+    test_env = _test_pod_env(k8s, manifests)
     assert test_env["TCP_ONLY"] == "1"
     assert test_env["REGISTRY_URL"].startswith("https://")
 
@@ -638,7 +643,7 @@ def test_mtls_behind_a_proxy_needs_no_tls_secret(render: Any, k8s: SimpleNamespa
 def test_auth_off_only_when_spelled_out(render: Any, k8s: SimpleNamespace) -> None:
     manifests = render({**REDIS, "auth": {"mode": "off"}})
     assert k8s.find(manifests, "ConfigMap")["data"]["REGISTRY_AUTH"] == "off"
-    env = {e["name"]: e["value"] for e in k8s.find(manifests, "Pod")["spec"]["containers"][0]["env"]}
+    env = _test_pod_env(k8s, manifests)
     assert "TOKEN_FILE" not in env and "READY_ONLY" not in env
 
 
@@ -648,8 +653,8 @@ def test_optional_auth_settings_reach_the_configmap(render: Any, k8s: SimpleName
     assert config["REGISTRY_OPEN_ENDPOINTS"] == "health"
     assert config["REGISTRY_CLIENT_CERT_HEADER"] == "X-Client-Cert"
     defaults = k8s.find(render({}), "ConfigMap")["data"]
-    for name in ("REGISTRY_REFUSE_ENDPOINTS", "REGISTRY_OPEN_ENDPOINTS", "REGISTRY_TRUSTED_PROXIES"):
-        assert name not in defaults
+    for name in ("REFUSE_ENDPOINTS", "OPEN_ENDPOINTS", "TRUSTED_PROXIES", "MTLS_ADMINS"):
+        assert f"REGISTRY_{name}" not in defaults
 
 
 # --- network policy --------------------------------------------------------------------------
@@ -681,3 +686,29 @@ def test_network_policy_without_sentinel_has_no_sentinel_port(
     ports = {p["port"] for rule in policy["egress"] for p in rule.get("ports", [])}
     assert 26379 not in ports
     assert 6379 in ports
+
+
+# --- the replica accepts what the chart renders ------------------------------------------
+
+
+@pytest.mark.parametrize("value_set", ["defaults", "ha-prod", "everything-on", "sentinel"])
+def test_the_replica_reads_the_rendered_auth_settings(
+    render: Any, values: dict[str, Any], k8s: SimpleNamespace, tmp_path: Any
+) -> None:
+    from service.auth_config import AuthConfig
+    from service.envreader import EnvReader
+
+    manifests = render(values)
+    env = dict(k8s.env_map(manifests))
+    data = _decoded(k8s.find(manifests, "Secret"))
+    # Files as the pod sees them: the Secret's mounted keys and the TLS Secret's files.
+    for name, value in list(env.items()):
+        if name.endswith("_FILE") or name.startswith("REGISTRY_TLS_"):
+            path = tmp_path / value.rsplit("/", 1)[1]
+            path.write_text(data.get(path.name, "not a real certificate"))
+            env[name] = str(path)
+    config = AuthConfig.from_env(EnvReader(env), real_store=True, host="0.0.0.0", admin=False)
+    assert config.mode == values.get("auth", {}).get("mode", "token")
+    subjects = [t.subject for t in config.tokens]
+    assert subjects[:2] == ["admin", "helm-test"]
+    assert config.tokens[0].sha256 == _digest(data["admin-token"])
