@@ -119,16 +119,67 @@ Secrets
 {{- .Values.secrets.existingSecret | default (printf "%s-secrets" (include "agent-registry.fullname" .)) }}
 {{- end }}
 
-{{/* "true" when the chart itself renders the Secret. */}}
+{{/* "true" when the chart itself renders the Secret (always, unless existingSecret is set). */}}
 {{- define "agent-registry.createSecret" -}}
+{{- if not .Values.secrets.existingSecret }}true{{ end }}
+{{- end }}
+
+{{/* "true" when bearer tokens prove identities. */}}
+{{- define "agent-registry.tokensOn" -}}
+{{- if has .Values.auth.mode (list "token" "token+mtls") }}true{{ end }}
+{{- end }}
+
+{{/* "true" when the replica serves TLS itself. */}}
+{{- define "agent-registry.servesTls" -}}
+{{- if .Values.tls.existingSecret }}true{{ end }}
+{{- end }}
+
+{{/* "true" when the helm test pod gets an agent token (and the Secret a test-token key). */}}
+{{- define "agent-registry.testToken" -}}
+{{- if and .Values.tests.enabled (include "agent-registry.tokensOn" .) .Values.secrets.keys.testToken }}true{{ end }}
+{{- end }}
+
+{{/*
+The chart-made tokens, as JSON {"admin": ..., "test": ...}: the inline secrets.adminToken,
+else the one already in the release's Secret (kept across upgrades), else a new random one;
+the helm test pod's agent token is derived from it.
+Computed once per render (memoized on the root context) so the Secret and its checksum agree.
+*/}}
+{{- define "agent-registry.generatedTokens" -}}
+{{- if not (hasKey $ "agentRegistryTokens") }}
 {{- $s := .Values.secrets }}
-{{- if and (not $s.existingSecret) (or $s.adminToken $s.agentTokens $s.redisPassword $s.redisSentinelPassword) }}true{{ end }}
+{{- $old := dict }}
+{{- with lookup "v1" "Secret" .Release.Namespace (include "agent-registry.secretName" .) }}
+{{- $old = .data | default dict }}
+{{- end }}
+{{- $admin := $s.adminToken }}
+{{- if not $admin }}
+{{- $admin = get $old $s.keys.adminToken | b64dec | default (randAlphaNum 40) }}
+{{- end }}
+{{- $test := "" }}
+{{- if include "agent-registry.testToken" . }}
+{{- /* Derived from the admin token (one way): as stable as it, and it reveals nothing of it. */}}
+{{- $test = printf "agent-registry helm-test token:%s" $admin | sha256sum | trunc 40 }}
+{{- end }}
+{{- $_ := set $ "agentRegistryTokens" (dict "admin" $admin "test" $test) }}
+{{- end }}
+{{- get $ "agentRegistryTokens" | toJson }}
+{{- end }}
+
+{{/* The tokens.json of the chart-made Secret: the admin entry, the helm test entry, auth.tokens. */}}
+{{- define "agent-registry.tokensJson" -}}
+{{- $gen := include "agent-registry.generatedTokens" . | fromJson }}
+{{- $entries := list (dict "subject" "admin" "sha256" (sha256sum $gen.admin) "scopes" (list "admin")) }}
+{{- if $gen.test }}
+{{- $entries = append $entries (dict "subject" "helm-test" "sha256" (sha256sum $gen.test) "scopes" (list "agent") "agents" (list "helm-test-*")) }}
+{{- end }}
+{{- concat $entries .Values.auth.tokens | toJson }}
 {{- end }}
 
 {{/*
 The credentials the pod receives, as a JSON list of {env, key, file}: `key` is the
 key in the Secret, `file` the file name under secrets.mountPath, `env` the *_FILE
-variable that points at it.
+variable that points at it. The plaintext admin and test tokens are never mounted here.
 */}}
 {{- define "agent-registry.secretFiles" -}}
 {{- $s := .Values.secrets }}
@@ -136,11 +187,8 @@ variable that points at it.
 {{- $sentinel := eq .Values.redis.mode "sentinel" }}
 {{- $existing := ne $s.existingSecret "" }}
 {{- $files := list }}
-{{- if or (and $existing $s.keys.adminToken) $s.adminToken }}
-{{- $files = append $files (dict "env" "REGISTRY_ADMIN_TOKEN_FILE" "key" $s.keys.adminToken "file" "admin-token") }}
-{{- end }}
-{{- if or (and $existing $s.keys.agentTokens) $s.agentTokens }}
-{{- $files = append $files (dict "env" "REGISTRY_AGENT_TOKENS_FILE" "key" $s.keys.agentTokens "file" "agent-tokens") }}
+{{- if $s.keys.tokens }}
+{{- $files = append $files (dict "env" "REGISTRY_TOKENS_FILE" "key" $s.keys.tokens "file" "tokens.json") }}
 {{- end }}
 {{- if and $redis (or (and $existing $s.keys.redisPassword) $s.redisPassword) }}
 {{- $files = append $files (dict "env" "REGISTRY_REDIS_PASSWORD_FILE" "key" $s.keys.redisPassword "file" "redis-password") }}
@@ -154,4 +202,23 @@ variable that points at it.
 {{/* PromQL label matchers selecting this release's registry targets. */}}
 {{- define "agent-registry.promSelector" -}}
 job="{{ include "agent-registry.fullname" . }}", namespace="{{ .Release.Namespace }}"
+{{- end }}
+
+{{/*
+A probe's action. HTTPS when the replica serves TLS; with `auth.mode: mtls` the replica
+demands a client certificate the kubelet cannot show, so the probe is then a TCP connect.
+Takes (dict "ctx" $ "path" <path>).
+*/}}
+{{- define "agent-registry.probeAction" -}}
+{{- if and (include "agent-registry.servesTls" .ctx) (eq .ctx.Values.auth.mode "mtls") }}
+tcpSocket:
+  port: http
+{{- else }}
+httpGet:
+  path: {{ .path }}
+  port: http
+  {{- if include "agent-registry.servesTls" .ctx }}
+  scheme: HTTPS
+  {{- end }}
+{{- end }}
 {{- end }}

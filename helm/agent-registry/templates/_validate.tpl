@@ -12,17 +12,44 @@ all stop before anything is applied.
 {{- /* Secrets come from one place. */}}
 {{- if $s.existingSecret }}
 {{- $inline := list }}
-{{- range $k := list "adminToken" "agentTokens" "redisPassword" "redisSentinelPassword" }}
+{{- range $k := list "adminToken" "redisPassword" "redisSentinelPassword" }}
 {{- if get $s $k }}{{ $inline = append $inline (printf "secrets.%s" $k) }}{{ end }}
 {{- end }}
+{{- if $v.auth.tokens }}{{ $inline = append $inline "auth.tokens" }}{{ end }}
 {{- if $inline }}
-{{- fail (printf "agent-registry: secrets.existingSecret (%q) and inline %s are both set; keep credentials in one place: put them in the existing Secret, or unset existingSecret" $s.existingSecret (join ", " $inline)) }}
+{{- fail (printf "agent-registry: secrets.existingSecret (%q) and inline %s are both set; keep credentials in one place: put them in the existing Secret (tokens in its %s key), or unset existingSecret" $s.existingSecret (join ", " $inline) (default "tokens.json" $s.keys.tokens)) }}
 {{- end }}
 {{- else }}
-{{- range $k := list "adminToken" "agentTokens" "redisPassword" "redisSentinelPassword" }}
-{{- if and (get $s $k) (not (get $s.keys $k)) }}
-{{- fail (printf "agent-registry: secrets.%s is set but secrets.keys.%s is empty; the chart-made Secret needs a key name" $k $k) }}
+{{- range $k := list "adminToken" "tokens" "redisPassword" "redisSentinelPassword" }}
+{{- if and (or (has $k (list "adminToken" "tokens")) (get $s $k)) (not (get $s.keys $k)) }}
+{{- fail (printf "agent-registry: secrets.keys.%s is empty; the chart-made Secret needs a key name for it" $k) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{- /* Authentication. */}}
+{{- $a := $v.auth }}
+{{- if and (has $a.mode (list "mtls" "token+mtls")) (not $v.tls.existingSecret) (not $a.trustedProxies) }}
+{{- fail (printf "agent-registry: auth.mode is %q but neither tls.existingSecret (the replica verifies client certificates) nor auth.trustedProxies (a TLS-terminating proxy) is set" $a.mode) }}
+{{- end }}
+{{- if and (has $a.mode (list "mtls" "token+mtls")) $v.tls.existingSecret (not $a.trustedProxies) (not $v.tls.clientCaKey) }}
+{{- fail (printf "agent-registry: auth.mode is %q with tls.existingSecret but tls.clientCaKey is empty; the replica needs the client CA (ca.crt) to verify certificates" $a.mode) }}
+{{- end }}
+{{- if and (include "agent-registry.tokensOn" .) $s.existingSecret (not $s.keys.tokens) }}
+{{- fail (printf "agent-registry: auth.mode is %q but secrets.keys.tokens is empty; the existing Secret must hold the token list (tokens.json)" $a.mode) }}
+{{- end }}
+{{- if and (has $a.mode (list "off" "token")) $a.mtlsAdmins }}
+{{- fail (printf "agent-registry: auth.mtlsAdmins is set but auth.mode is %q; certificates prove nothing in this mode (use mtls or token+mtls)" $a.mode) }}
+{{- end }}
+{{- range $k := list "refuseEndpoints" "openEndpoints" }}
+{{- $list := get $a $k }}
+{{- if and (has "none" $list) (gt (len $list) 1) }}
+{{- fail (printf "agent-registry: auth.%s: none cannot be combined with other entries (%s)" $k (join ", " $list)) }}
+{{- end }}
+{{- end }}
+{{- range $i, $t := $a.tokens }}
+{{- if has $t.subject (list "admin" "helm-test") }}
+{{- fail (printf "agent-registry: auth.tokens[%d].subject %q is reserved for the chart's own tokens; pick another subject" $i $t.subject) }}
 {{- end }}
 {{- end }}
 
@@ -70,7 +97,7 @@ all stop before anything is applied.
 
 {{- /* Non-secret config only, and nothing the chart already manages. */}}
 {{- /* A name set twice would be a duplicate ConfigMap key, or an env entry silently winning. */}}
-{{- $managed := list "REGISTRY_HOST" "REGISTRY_PORT" "REGISTRY_DEPLOY_REVISION" "REGISTRY_REDIS_URL" "REGISTRY_REDIS_MODE" "REGISTRY_REDIS_SENTINELS" "REGISTRY_REDIS_SENTINEL_MASTER" "REGISTRY_REDIS_TIMEOUT" "PROMETHEUS_MULTIPROC_DIR" }}
+{{- $managed := list "REGISTRY_AUTH" "REGISTRY_TOKENS" "REGISTRY_TOKENS_FILE" "REGISTRY_ADMIN_TOKEN" "REGISTRY_ADMIN_TOKEN_FILE" "REGISTRY_AGENT_TOKENS" "REGISTRY_AGENT_TOKENS_FILE" "REGISTRY_TLS_CERT" "REGISTRY_TLS_KEY" "REGISTRY_TLS_CLIENT_CA" "REGISTRY_TRUSTED_PROXIES" "REGISTRY_CLIENT_CERT_HEADER" "REGISTRY_MTLS_ADMINS" "REGISTRY_REFUSE_ENDPOINTS" "REGISTRY_OPEN_ENDPOINTS" "REGISTRY_HOST" "REGISTRY_PORT" "REGISTRY_DEPLOY_REVISION" "REGISTRY_REDIS_URL" "REGISTRY_REDIS_MODE" "REGISTRY_REDIS_SENTINELS" "REGISTRY_REDIS_SENTINEL_MASTER" "REGISTRY_REDIS_TIMEOUT" "PROMETHEUS_MULTIPROC_DIR" }}
 {{- $managed = concat $managed (list "REGISTRY_WORKERS" "REGISTRY_LOG_LEVEL" "REGISTRY_KEY_PREFIX" "REGISTRY_HEARTBEAT_INTERVAL" "REGISTRY_DEGRADED_AFTER" "REGISTRY_EXPIRE_AFTER" "REGISTRY_RETENTION" "REGISTRY_SWEEP_INTERVAL" "REGISTRY_KEEPALIVE_TIMEOUT" "REGISTRY_DRIFT_INTERVAL" "REGISTRY_DRIFT_AFTER_INTERVALS" "REGISTRY_CONFIG_REFRESH" "REGISTRY_CONFIG_CLAIM_TTL" "REGISTRY_MAX_BODY_BYTES" "REGISTRY_PAGE_SIZE" "REGISTRY_MAX_PAGE_SIZE" "REGISTRY_EVENTS_MAXLEN" "REGISTRY_BUNDLE_DIR") }}
 {{- range $name, $_ := $c.extra }}
 {{- if regexMatch "(?i)(TOKEN|PASSWORD|SECRET|CREDENTIAL|PRIVATE_KEY)" $name }}

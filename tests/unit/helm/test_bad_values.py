@@ -8,6 +8,7 @@ catches it.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import helm_python as helm
@@ -15,6 +16,7 @@ import pytest
 
 REDIS = {"redis": {"url": "redis://redis:6379/0"}}
 TOKEN = "t0ken-0123456789abcdef"
+DIGEST = hashlib.sha256(TOKEN.encode()).hexdigest()
 
 SCHEMA_CASES = [
     pytest.param(
@@ -55,14 +57,54 @@ SCHEMA_CASES = [
         id="short-admin-token",
     ),
     pytest.param(
-        {"secrets": {"agentTokens": [f"{TOKEN},{TOKEN}x"]}},
-        "at '/secrets/agentTokens/0'.*does not match",
-        id="agent-token-with-comma",
+        {"secrets": {"agentTokens": [TOKEN]}},
+        "at '/secrets': additional properties 'agentTokens' not allowed",
+        id="agent-tokens-are-gone",
     ),
     pytest.param(
-        {"secrets": {"agentTokens": TOKEN}},
-        "at '/secrets/agentTokens': got string, want array",
-        id="agent-tokens-not-a-list",
+        {"auth": {"mode": "on"}},
+        "at '/auth/mode': value must be one of 'off', 'token', 'mtls', 'token\\+mtls'",
+        id="unknown-auth-mode",
+    ),
+    pytest.param(
+        {"auth": {"tokens": [{"subject": "a", "sha256": DIGEST.upper(), "scopes": ["agent"]}]}},
+        "at '/auth/tokens/0/sha256': '[0-9A-F]{64}' does not match",
+        id="uppercase-digest",
+    ),
+    pytest.param(
+        {"auth": {"tokens": [{"subject": "a", "sha256": TOKEN, "scopes": ["agent"]}]}},
+        "at '/auth/tokens/0/sha256': .* does not match",
+        id="plaintext-token-instead-of-digest",
+    ),
+    pytest.param(
+        {"auth": {"tokens": [{"subject": "a", "sha256": DIGEST, "scopes": []}]}},
+        "at '/auth/tokens/0/scopes': minItems: got 0, want 1",
+        id="token-without-scopes",
+    ),
+    pytest.param(
+        {"auth": {"tokens": [{"subject": "a", "sha256": DIGEST, "scopes": ["write"]}]}},
+        "at '/auth/tokens/0/scopes/0': value must be one of 'agent', 'read', 'admin'",
+        id="token-with-unknown-scope",
+    ),
+    pytest.param(
+        {"auth": {"tokens": [{"subject": "a", "sha256": DIGEST}]}},
+        "at '/auth/tokens/0': missing property 'scopes'",
+        id="token-missing-scopes",
+    ),
+    pytest.param(
+        {"auth": {"tokens": [{"subject": "a", "sha256": DIGEST, "scopes": ["read"], "x": 1}]}},
+        "at '/auth/tokens/0': additional properties 'x' not allowed",
+        id="token-unknown-field",
+    ),
+    pytest.param(
+        {"auth": {"trustedProxies": ["proxy.example.com"]}},
+        "at '/auth/trustedProxies/0': 'proxy.example.com' does not match",
+        id="proxy-not-an-address",
+    ),
+    pytest.param(
+        {"auth": {"openEndpoints": ["admin"]}},
+        "at '/auth/openEndpoints/0': value must be one of 'health', 'metrics', 'none'",
+        id="admin-cannot-be-open",
     ),
     pytest.param(
         {"config": {"logLevel": "verbose"}},
@@ -146,8 +188,62 @@ TEMPLATE_CASES = [
     ),
     pytest.param(
         {"secrets": {"adminToken": TOKEN, "keys": {"adminToken": ""}}},
-        "secrets.adminToken is set but secrets.keys.adminToken is empty",
+        "secrets.keys.adminToken is empty; the chart-made Secret needs a key name",
         id="inline-token-without-key-name",
+    ),
+    pytest.param(
+        {"secrets": {"keys": {"tokens": ""}}},
+        "secrets.keys.tokens is empty; the chart-made Secret needs a key name",
+        id="no-tokens-key",
+    ),
+    pytest.param(
+        {"auth": {"mode": "mtls"}},
+        'auth.mode is "mtls" but neither tls.existingSecret .* nor auth.trustedProxies',
+        id="mtls-without-tls-or-proxy",
+    ),
+    pytest.param(
+        {"auth": {"mode": "token+mtls"}},
+        'auth.mode is "token\\+mtls" but neither tls.existingSecret .* nor auth.trustedProxies',
+        id="token-mtls-without-tls-or-proxy",
+    ),
+    pytest.param(
+        {"auth": {"mode": "mtls"}, "tls": {"existingSecret": "tls", "clientCaKey": ""}},
+        'auth.mode is "mtls" with tls.existingSecret but tls.clientCaKey is empty',
+        id="mtls-without-client-ca",
+    ),
+    pytest.param(
+        {"auth": {"mtlsAdmins": ["ops"]}},
+        'auth.mtlsAdmins is set but auth.mode is "token"',
+        id="mtls-admins-without-mtls",
+    ),
+    pytest.param(
+        {"auth": {"tokens": [{"subject": "admin", "sha256": DIGEST, "scopes": ["read"]}]}},
+        'auth.tokens\\[0\\].subject "admin" is reserved',
+        id="reserved-subject",
+    ),
+    pytest.param(
+        {
+            **REDIS,
+            "secrets": {"existingSecret": "vault-creds"},
+            "auth": {"tokens": [{"subject": "a", "sha256": DIGEST, "scopes": ["read"]}]},
+        },
+        'secrets.existingSecret \\("vault-creds"\\) and inline auth.tokens are both set',
+        id="existing-secret-and-inline-tokens",
+    ),
+    pytest.param(
+        {**REDIS, "secrets": {"existingSecret": "vault-creds", "keys": {"tokens": ""}}},
+        'auth.mode is "token" but secrets.keys.tokens is empty',
+        id="existing-secret-without-tokens-key",
+    ),
+    pytest.param(
+        {"auth": {"refuseEndpoints": ["none", "private"]}},
+        "auth.refuseEndpoints: none cannot be combined",
+        id="refuse-none-and-more",
+    ),
+    pytest.param(
+        {"config": {"extra": {"REGISTRY_AUTH": "off"}}},
+        "config.extra.REGISTRY_AUTH is set by the chart",
+        id="auth-mode-through-extra",
     ),
     pytest.param(
         {"redis": {"mode": "sentinel"}},

@@ -83,7 +83,9 @@ def test_defaults_pass_the_schema(chart: helm.Chart) -> None:
 def test_defaults_hold_no_credentials(chart: helm.Chart) -> None:
     secrets = chart.values["secrets"]
     assert secrets["adminToken"] == ""
-    assert secrets["agentTokens"] == []
+    assert "agentTokens" not in secrets
+    assert chart.values["auth"]["tokens"] == []
+    assert chart.values["auth"]["mode"] == "token"
     assert secrets["redisPassword"] == ""
     assert secrets["redisSentinelPassword"] == ""
     assert secrets["existingSecret"] == ""
@@ -92,7 +94,7 @@ def test_defaults_hold_no_credentials(chart: helm.Chart) -> None:
 def test_env_files_hold_no_credentials(k8s: SimpleNamespace) -> None:
     for name in ("env-dev", "env-staging", "env-prod"):
         secrets = k8s.load_values(name).get("secrets", {})
-        for key in ("adminToken", "agentTokens", "redisPassword", "redisSentinelPassword"):
+        for key in ("adminToken", "redisPassword", "redisSentinelPassword"):
             assert not secrets.get(key), f"{name} commits secrets.{key}"
 
 

@@ -138,3 +138,16 @@ def test_readme_one_liner_with_your_own_redis(k8s: SimpleNamespace, tmp_path: Pa
     )
     assert by_kind["Deployment"]["spec"]["replicas"] == 3
     assert "redis-password" in by_kind["Secret"]["data"]
+
+
+def test_notes_tell_how_to_read_the_generated_admin_token(render_raw: Any) -> None:
+    notes = render_raw({})["agent-registry/templates/NOTES.txt"]
+    assert "REGISTRY_AUTH=token" in notes
+    assert "get secret reg-agent-registry-secrets -o jsonpath='{.data.admin-token}'" in notes
+    off = render_raw({"auth": {"mode": "off"}, "redis": {"url": "redis://r:6379/0"}})
+    assert "WARNING: auth.mode is off" in off["agent-registry/templates/NOTES.txt"]
+    tls = render_raw({"auth": {"mode": "token+mtls"}, "tls": {"existingSecret": "t"}})
+    assert (
+        "Service: https://reg-agent-registry.agents.svc"
+        in (tls["agent-registry/templates/NOTES.txt"])
+    )

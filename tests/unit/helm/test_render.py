@@ -126,7 +126,15 @@ def test_prometheus_rule_structure(render: Any, k8s: SimpleNamespace) -> None:
 
 def test_optional_objects_are_off_by_default(render: Any, k8s: SimpleNamespace) -> None:
     # The Pod is the `helm test` hook (tests.enabled), which runs only on `helm test`.
-    assert k8s.kinds(render({})) == ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"]
+    # The Secret is the chart-made one: auth is on by default, with a generated admin token.
+    assert k8s.kinds(render({})) == [
+        "ConfigMap",
+        "Deployment",
+        "Pod",
+        "Secret",
+        "Service",
+        "ServiceAccount",
+    ]
 
 
 def test_everything_on_renders_every_kind(render: Any, k8s: SimpleNamespace) -> None:

@@ -34,8 +34,9 @@ def test_probes_and_port(render: Any, values: dict[str, Any], k8s: SimpleNamespa
         "readinessProbe": "/health/ready",
         "startupProbe": "/health/live",
     }
+    https = {"scheme": "HTTPS"} if values.get("tls", {}).get("existingSecret") else {}
     for probe, path in probes.items():
-        assert registry[probe]["httpGet"] == {"path": path, "port": "http"}, probe
+        assert registry[probe]["httpGet"] == {"path": path, "port": "http", **https}, probe
     # The startup budget gives a slow start (bundle hash check, publish) a minute.
     startup = registry["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 60
@@ -405,37 +406,115 @@ def _secret_forms(secret: str) -> set[str]:
     return {secret, base64.b64encode(secret.encode()).decode()}
 
 
+def _decoded(secret: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def _test_pod_env(k8s: SimpleNamespace, manifests: list[dict[str, Any]]) -> dict[str, str]:
+    (check,) = k8s.find(manifests, "Pod")["spec"]["containers"]
+    return {e["name"]: e["value"] for e in check["env"]}
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def test_secrets_only_in_secret_objects(
     render_raw: Any, values: dict[str, Any], k8s: SimpleNamespace
 ) -> None:
     inline = values.get("secrets", {})
     present = [inline.get("adminToken"), inline.get("redisPassword")]
-    present += inline.get("agentTokens", [])
     present += [inline.get("redisSentinelPassword")]
     secrets = [s for s in present if s]
-    forms = set().union(*(_secret_forms(s) for s in secrets)) if secrets else set()
-    forms |= set().union(*(_secret_forms(s) for s in k8s.SECRET_STRINGS))
-    secret_docs = 0
-    for path, text in render_raw(values).items():
+    secrets += [_digest(s) for s in k8s.SECRET_STRINGS]
+    rendered = render_raw(values)
+    docs = []
+    for path, text in rendered.items():
         for doc in yaml.safe_load_all(text) if not path.endswith("NOTES.txt") else [text]:
-            if not doc:
-                continue
-            if isinstance(doc, dict) and doc.get("kind") == "Secret":
-                secret_docs += 1
-                continue
-            dumped = doc if isinstance(doc, str) else json.dumps(doc)
-            for form in forms:
-                assert form not in dumped, f"a secret leaked into {path}"
-    assert secret_docs == (1 if secrets and not inline.get("existingSecret") else 0)
+            if doc:
+                docs.append((path, doc))
+    secret_docs = [d for _, d in docs if isinstance(d, dict) and d.get("kind") == "Secret"]
+    # Whatever the chart put in its Secret (a generated admin token too), and the digests
+    # of the tokens, must appear nowhere else: no ConfigMap, env value or command line.
+    for secret in secret_docs:
+        for key, value in _decoded(secret).items():
+            secrets.append(value)
+            if key == "tokens.json":
+                secrets += [entry["sha256"] for entry in json.loads(value)]
+            else:
+                secrets.append(_digest(value))
+    forms = set().union(*(_secret_forms(s) for s in secrets + list(k8s.SECRET_STRINGS)))
+    for path, doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "Secret":
+            continue
+        dumped = doc if isinstance(doc, str) else json.dumps(doc)
+        for form in forms:
+            assert form not in dumped, f"a secret leaked into {path}"
+    # Secure by default: the chart makes its Secret unless an existing one is named.
+    assert len(secret_docs) == (0 if inline.get("existingSecret") else 1)
+
+
+def test_defaults_turn_auth_on_with_a_generated_admin_token(
+    render: Any, k8s: SimpleNamespace
+) -> None:
+    manifests = render({})
+    assert k8s.find(manifests, "ConfigMap")["data"]["REGISTRY_AUTH"] == "token"
+    secret = k8s.find(manifests, "Secret")
+    assert secret["metadata"]["name"] == f"{k8s.FULLNAME}-secrets"
+    data = _decoded(secret)
+    admin = data["admin-token"]
+    assert len(admin) >= 32 and admin.isalnum()
+    tokens = json.loads(data["tokens.json"])
+    assert tokens[0] == {"subject": "admin", "sha256": _digest(admin), "scopes": ["admin"]}
+    # The helm test pod's token: agent scope, for its own agent ids only.
+    assert tokens[1] == {
+        "subject": "helm-test",
+        "sha256": _digest(data["test-token"]),
+        "scopes": ["agent"],
+        "agents": ["helm-test-*"],
+    }
+    assert len(tokens) == 2
+    # Only tokens.json reaches the registry pod; the plaintext tokens are never mounted.
+    volume = next(v for v in pod_spec(k8s, manifests)["volumes"] if v["name"] == "secrets")
+    assert volume["secret"]["items"] == [{"key": "tokens.json", "path": "tokens.json"}]
+    env = {e["name"]: e.get("value") for e in k8s.container(manifests)["env"]}
+    assert env["REGISTRY_TOKENS_FILE"] == "/var/run/secrets/agent-registry/tokens.json"
+    assert "REGISTRY_ADMIN_TOKEN_FILE" not in env
+    assert "REGISTRY_AGENT_TOKENS_FILE" not in k8s.env_map(manifests)
+    # A second render makes another token: `helm template` has no cluster to look it up in
+    # (`helm upgrade` reads the release's Secret back and keeps it).
+    again = _decoded(k8s.find(render({}), "Secret"))["admin-token"]
+    assert again != admin
+
+
+def test_inline_admin_token_is_hashed_with_the_extra_tokens(
+    render: Any, k8s: SimpleNamespace
+) -> None:
+    values = k8s.load_values("ha-prod")
+    data = _decoded(k8s.find(render(values), "Secret"))
+    assert data["admin-token"] == "admin-token-0123456789abcdef"
+    tokens = json.loads(data["tokens.json"])
+    assert tokens[0]["sha256"] == _digest("admin-token-0123456789abcdef")
+    assert tokens[2:] == values["auth"]["tokens"]
+    # Two tokens of one subject (rotation), by digest only.
+    assert [t["subject"] for t in tokens[2:]] == ["fleet", "fleet"]
+    assert "agent-token-alpha-0123456789" not in data["tokens.json"]
+    # Deterministic with an inline admin token: the test token is derived from it.
+    assert _decoded(k8s.find(render(values), "Secret")) == data
 
 
 def test_inline_secrets_are_mounted_as_files(render: Any, k8s: SimpleNamespace) -> None:
     manifests = render(k8s.load_values("sentinel"))
     secret = k8s.find(manifests, "Secret")
-    decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    assert decoded == {
-        "redis-password": "redis-password-s3cr3t-value",
-        "redis-sentinel-password": "sentinel-password-s3cr3t-value",
+    decoded = _decoded(secret)
+    assert decoded["redis-password"] == "redis-password-s3cr3t-value"
+    assert decoded["redis-sentinel-password"] == "sentinel-password-s3cr3t-value"
+    assert set(decoded) == {
+        "admin-token",
+        "tokens.json",
+        "test-token",
+        "redis-password",
+        "redis-sentinel-password",
     }
     env = {e["name"]: e for e in k8s.container(manifests)["env"]}
     assert env["REGISTRY_REDIS_PASSWORD_FILE"]["value"] == (
@@ -451,37 +530,131 @@ def test_inline_secrets_are_mounted_as_files(render: Any, k8s: SimpleNamespace) 
     volumes = {v["name"]: v for v in pod_spec(k8s, manifests)["volumes"]}
     assert volumes["secrets"]["secret"]["secretName"] == secret["metadata"]["name"]
     assert volumes["secrets"]["secret"]["defaultMode"] == 0o440
-
-
-def test_agent_tokens_are_joined_with_commas(render: Any, k8s: SimpleNamespace) -> None:
-    secret = k8s.find(render(k8s.load_values("ha-prod")), "Secret")
-    tokens = base64.b64decode(secret["data"]["agent-tokens"]).decode()
-    assert tokens == "agent-token-alpha-0123456789,agent-token-bravo-0123456789"
+    assert {i["key"] for i in volumes["secrets"]["secret"]["items"]} == {
+        "tokens.json",
+        "redis-password",
+        "redis-sentinel-password",
+    }
 
 
 def test_existing_secret(render: Any, k8s: SimpleNamespace) -> None:
     manifests = render(k8s.load_values("existing-secret"))
     assert "Secret" not in k8s.kinds(manifests)
+    assert k8s.find(manifests, "ConfigMap")["data"]["REGISTRY_AUTH"] == "token"
     volume = next(v for v in pod_spec(k8s, manifests)["volumes"] if v["name"] == "secrets")
     assert volume["secret"]["secretName"] == "registry-creds-from-vault"
-    # Only the keys the existing Secret declares; agent tokens were declared absent.
+    # Only the keys the registry reads: its token list and the Redis password.
     assert volume["secret"]["items"] == [
-        {"key": "ADMIN_TOKEN", "path": "admin-token"},
+        {"key": "TOKENS_JSON", "path": "tokens.json"},
         {"key": "REDIS_PASSWORD", "path": "redis-password"},
     ]
     env = {e["name"]: e["value"] for e in k8s.container(manifests)["env"]}
-    assert env["REGISTRY_ADMIN_TOKEN_FILE"] == "/etc/agent-registry/secrets/admin-token"
+    assert env["REGISTRY_TOKENS_FILE"] == "/etc/agent-registry/secrets/tokens.json"
     assert env["REGISTRY_REDIS_PASSWORD_FILE"] == "/etc/agent-registry/secrets/redis-password"
+    assert "REGISTRY_ADMIN_TOKEN_FILE" not in env
     assert "REGISTRY_AGENT_TOKENS_FILE" not in env
     # An externally managed Secret cannot be hashed at render time.
     assert "checksum/secret" not in pod_annotations(k8s, manifests)
+    # No test token in that Secret (keys.testToken ""): `helm test` checks readiness only.
+    test_env = _test_pod_env(k8s, manifests)
+    assert test_env.get("READY_ONLY") == "1"
+    assert "TOKEN_FILE" not in test_env
 
 
-def test_no_secret_no_volume(render: Any, k8s: SimpleNamespace) -> None:
-    manifests = render({})
-    assert "Secret" not in k8s.kinds(manifests)
-    assert "secrets" not in {v["name"] for v in pod_spec(k8s, manifests)["volumes"]}
-    assert not any(e["name"].endswith("_FILE") for e in k8s.container(manifests)["env"])
+def test_existing_secret_with_a_test_token(render: Any, k8s: SimpleNamespace) -> None:
+    values = k8s.deep_merge(
+        k8s.load_values("existing-secret"), {"secrets": {"keys": {"testToken": "HELM_TEST"}}}
+    )
+    pod = k8s.find(render(values), "Pod")["spec"]
+    (volume,) = pod["volumes"]
+    assert volume["secret"] == {
+        "secretName": "registry-creds-from-vault",
+        "defaultMode": 0o440,
+        "items": [{"key": "HELM_TEST", "path": "token"}],
+    }
+
+
+def test_mtls_with_a_tls_secret(render: Any, k8s: SimpleNamespace) -> None:
+    values = {**REDIS, "auth": {"mode": "mtls"}, "tls": {"existingSecret": "serving-tls"}}
+    manifests = render(values)
+    config = k8s.find(manifests, "ConfigMap")["data"]
+    assert config["REGISTRY_AUTH"] == "mtls"
+    assert config["REGISTRY_TLS_CERT"] == "/var/run/tls/agent-registry/tls.crt"
+    assert config["REGISTRY_TLS_KEY"] == "/var/run/tls/agent-registry/tls.key"
+    assert config["REGISTRY_TLS_CLIENT_CA"] == "/var/run/tls/agent-registry/ca.crt"
+    volumes = {v["name"]: v for v in pod_spec(k8s, manifests)["volumes"]}
+    assert volumes["tls"]["secret"] == {
+        "secretName": "serving-tls",
+        "defaultMode": 0o440,
+        "items": [
+            {"key": "tls.crt", "path": "tls.crt"},
+            {"key": "tls.key", "path": "tls.key"},
+            {"key": "ca.crt", "path": "ca.crt"},
+        ],
+    }
+    registry = k8s.container(manifests)
+    mounts = {m["name"]: m for m in registry["volumeMounts"]}
+    assert mounts["tls"] == {
+        "name": "tls",
+        "mountPath": "/var/run/tls/agent-registry",
+        "readOnly": True,
+    }
+    # mtls alone demands a client certificate the kubelet cannot show: TCP probes.
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert registry[probe]["tcpSocket"] == {"port": "http"}, probe
+    # No agent token in mtls mode (no test-token key); the test pod only connects.
+    assert "test-token" not in _decoded(k8s.find(manifests, "Secret"))
+    test_env = _test_pod_env(k8s, manifests)
+    assert test_env["TCP_ONLY"] == "1"
+    assert test_env["REGISTRY_URL"].startswith("https://")
+
+
+def test_token_and_mtls_probes_and_test_pod_use_https(render: Any, k8s: SimpleNamespace) -> None:
+    values = {
+        **REDIS,
+        "auth": {"mode": "token+mtls", "mtlsAdmins": ["spiffe://example.org/ops"]},
+        "tls": {"existingSecret": "serving-tls"},
+    }
+    manifests = render(values)
+    config = k8s.find(manifests, "ConfigMap")["data"]
+    assert config["REGISTRY_AUTH"] == "token+mtls"
+    assert config["REGISTRY_MTLS_ADMINS"] == "spiffe://example.org/ops"
+    registry = k8s.container(manifests)
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert registry[probe]["httpGet"]["scheme"] == "HTTPS", probe
+    pod = k8s.find(manifests, "Pod")["spec"]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["REGISTRY_URL"].startswith("https://reg-agent-registry.agents.svc:")
+    assert env["TOKEN_FILE"] == "/var/run/secrets/helm-test/token"
+    assert env["CA_FILE"] == "/var/run/tls/helm-test/ca.crt"
+    assert {v["name"] for v in pod["volumes"]} == {"token", "tls-ca"}
+
+
+def test_mtls_behind_a_proxy_needs_no_tls_secret(render: Any, k8s: SimpleNamespace) -> None:
+    values = {**REDIS, "auth": {"mode": "mtls", "trustedProxies": ["10.0.0.0/8", "fd00::/8"]}}
+    manifests = render(values)
+    config = k8s.find(manifests, "ConfigMap")["data"]
+    assert config["REGISTRY_TRUSTED_PROXIES"] == "10.0.0.0/8,fd00::/8"
+    assert not any(k.startswith("REGISTRY_TLS_") for k in config)
+    registry = k8s.container(manifests)
+    assert registry["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
+
+
+def test_auth_off_only_when_spelled_out(render: Any, k8s: SimpleNamespace) -> None:
+    manifests = render({**REDIS, "auth": {"mode": "off"}})
+    assert k8s.find(manifests, "ConfigMap")["data"]["REGISTRY_AUTH"] == "off"
+    env = _test_pod_env(k8s, manifests)
+    assert "TOKEN_FILE" not in env and "READY_ONLY" not in env
+
+
+def test_optional_auth_settings_reach_the_configmap(render: Any, k8s: SimpleNamespace) -> None:
+    config = k8s.find(render(k8s.load_values("everything-on")), "ConfigMap")["data"]
+    assert config["REGISTRY_REFUSE_ENDPOINTS"] == "link-local,metadata,loopback"
+    assert config["REGISTRY_OPEN_ENDPOINTS"] == "health"
+    assert config["REGISTRY_CLIENT_CERT_HEADER"] == "X-Client-Cert"
+    defaults = k8s.find(render({}), "ConfigMap")["data"]
+    for name in ("REFUSE_ENDPOINTS", "OPEN_ENDPOINTS", "TRUSTED_PROXIES", "MTLS_ADMINS"):
+        assert f"REGISTRY_{name}" not in defaults
 
 
 # --- network policy --------------------------------------------------------------------------
@@ -513,3 +686,29 @@ def test_network_policy_without_sentinel_has_no_sentinel_port(
     ports = {p["port"] for rule in policy["egress"] for p in rule.get("ports", [])}
     assert 26379 not in ports
     assert 6379 in ports
+
+
+# --- the replica accepts what the chart renders ------------------------------------------
+
+
+@pytest.mark.parametrize("value_set", ["defaults", "ha-prod", "everything-on", "sentinel"])
+def test_the_replica_reads_the_rendered_auth_settings(
+    render: Any, values: dict[str, Any], k8s: SimpleNamespace, tmp_path: Any
+) -> None:
+    from service.auth_config import AuthConfig
+    from service.envreader import EnvReader
+
+    manifests = render(values)
+    env = dict(k8s.env_map(manifests))
+    data = _decoded(k8s.find(manifests, "Secret"))
+    # Files as the pod sees them: the Secret's mounted keys and the TLS Secret's files.
+    for name, value in list(env.items()):
+        if name.endswith("_FILE") or name.startswith("REGISTRY_TLS_"):
+            path = tmp_path / value.rsplit("/", 1)[1]
+            path.write_text(data.get(path.name, "not a real certificate"))
+            env[name] = str(path)
+    config = AuthConfig.from_env(EnvReader(env), real_store=True, host="0.0.0.0", admin=False)
+    assert config.mode == values.get("auth", {}).get("mode", "token")
+    subjects = [t.subject for t in config.tokens]
+    assert subjects[:2] == ["admin", "helm-test"]
+    assert config.tokens[0].sha256 == _digest(data["admin-token"])
