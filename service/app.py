@@ -20,12 +20,13 @@ from service.api import metrics as metrics_api
 from service.api.problems import parameter_error, registry_error
 from service.api.wiring import DEPENDENCIES, admin_guard, agent_guard, read_guard
 from service.bundle import load_bundle
-from service.errors import RegistryError
+from service.errors import RegistryError, Unauthorized
 from service.mcp import McpEndpoint
 from service.registry.lifecycle import running
 from service.settings import Settings
 from service.store.store import Store
 from service.ui import DashboardController
+from service.ui.session import LoginController, to_login, ui_guard
 
 log = logging.getLogger("service")
 
@@ -85,9 +86,17 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
                     metrics_api.registry_metrics,
                     config.ConfigController,
                     drift.drift,
-                    DashboardController,  # /ui: read-only, so the read scope
                 ],
             ),
+            # The dashboard: the read scope, from a header, a certificate or its sign-in cookie;
+            # a page refused for want of credentials sends the person to the sign-in form.
+            Router(
+                "/",
+                guards=[ui_guard],
+                route_handlers=[DashboardController],
+                exception_handlers={Unauthorized: to_login},
+            ),
+            Router("/", route_handlers=[LoginController]),
             Router(
                 "/",
                 guards=[admin_guard],

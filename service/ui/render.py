@@ -65,6 +65,7 @@ def page(
     here: str,
     fragment: bool,
     refresh: int | None = LIVE_REFRESH_MS,
+    status: int = 200,
     **context: Any,
 ) -> Response[str]:
     """A full page, or only its live part when ``fragment`` (what ``live.js`` re-fetches)."""
@@ -79,7 +80,10 @@ def page(
         **context,
     )
     return Response(
-        html, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"}
+        html,
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-store"},
     )
 
 

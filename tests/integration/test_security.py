@@ -15,7 +15,7 @@ import pytest
 from agents_data import agent, consumer, provider, tool
 from config_bundles import worker_bundle
 from mcp_client import mcp_session
-from security_fixtures import bearer, tokens_json
+from security_fixtures import TOKENS, bearer, tokens_json
 from support import RedisServer, RegistryProcess, start_registry
 
 from service.settings import Thresholds
@@ -94,13 +94,13 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/config/capabilities", None, "read"),
     ("GET", "/config/profiles/worker", None, "read"),
     ("GET", "/config/diff?from=sha256:0&to=sha256:1", None, "read"),
-    ("GET", "/ui/", None, "read"),
-    ("GET", "/ui/agents", None, "read"),
-    ("GET", "/ui/agents/a-1", None, "read"),
-    ("GET", "/ui/capabilities", None, "read"),
-    ("GET", "/ui/drift", None, "read"),
-    ("GET", "/ui/config", None, "read"),
-    ("GET", "/ui/events", None, "read"),
+    ("GET", "/ui/", None, "ui"),
+    ("GET", "/ui/agents", None, "ui"),
+    ("GET", "/ui/agents/a-1", None, "ui"),
+    ("GET", "/ui/capabilities", None, "ui"),
+    ("GET", "/ui/drift", None, "ui"),
+    ("GET", "/ui/config", None, "ui"),
+    ("GET", "/ui/events", None, "ui"),
     ("GET", "/admin/agents/a-1/capabilities/available", None, "admin"),
     ("PUT", "/admin/agents/a-1/capabilities", {"capabilities": [{"name": "search"}]}, "admin"),
     ("DELETE", "/admin/agents/a-1/capabilities", None, "admin"),
@@ -124,12 +124,13 @@ def expected(kind: str, who: str) -> int | None:
     if kind == "open":
         return None
     if who == "none":
-        return 401
+        return 303 if kind == "ui" else 401  # the dashboard sends people to its sign-in page
     if who in ("wrong", "expired"):
         return 403
     allowed = {
         "self": {"agent_a", "agent_a_rotated"},
         "read": {"agent_a", "agent_a_rotated", "agent_b", "reader", "admin"},
+        "ui": {"agent_a", "agent_a_rotated", "agent_b", "reader", "admin"},
         "admin": {"admin"},
     }[kind]
     return None if who in allowed else 403
@@ -149,7 +150,7 @@ def test_every_route_with_every_identity(
             continue
         assert r.status_code == refusal, (method, path, who, r.status_code, r.text)
         assert snapshot(redis_server) == before, (method, path, who)
-        if method != "HEAD":
+        if method != "HEAD" and refusal != 303:
             problem = r.json()
             assert r.headers["content-type"].startswith("application/problem+json")
             assert problem["status"] == refusal
@@ -312,3 +313,22 @@ def test_ownership_holds_on_every_replica_and_data_loss_rebinds_to_the_first(
     finally:
         one.stop()
         two.stop()
+
+
+def test_the_dashboard_signs_in_with_a_token_kept_in_a_cookie(http: httpx.Client) -> None:
+    refused = http.get("/ui/", follow_redirects=False)
+    assert refused.status_code == 303
+    assert refused.headers["location"] == "/ui/login/"
+    assert "Sign in" in http.get("/ui/login/").text
+    bad = http.post("/ui/login/", data={"token": "tok-nobody-issued"}, follow_redirects=False)
+    assert bad.status_code == 403 and "not valid" in bad.text
+    assert "registry_token" not in bad.headers.get("set-cookie", "")
+    ok = http.post("/ui/login/", data={"token": TOKENS["reader"]}, follow_redirects=False)
+    assert ok.status_code == 303
+    cookie = ok.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert "Path=/ui" in cookie
+    assert http.get("/ui/").status_code == 200  # the client keeps the cookie
+    # The cookie is the dashboard's alone: an API route still wants the header.
+    assert http.get("/agents").status_code == 401
+    assert http.get("/ui/login/out", follow_redirects=False).status_code == 303
