@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins import PluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
@@ -40,6 +41,21 @@ OPENAPI = OpenAPIConfig(
 )
 
 
+class Replica(Litestar):
+    """Litestar with only the msgspec plugin by default.
+
+    Litestar adds its pydantic and attrs plugins whenever those packages are importable
+    (the MCP SDK brings pydantic), and importing them was a third of a cold start. Every
+    model here is a msgspec Struct, and the MCP endpoint validates its own pydantic models.
+    """
+
+    @staticmethod
+    def _get_default_plugins(plugins: list[PluginProtocol]) -> list[PluginProtocol]:
+        from litestar.plugins.core import MsgspecDIPlugin
+
+        return [*plugins, MsgspecDIPlugin()]
+
+
 def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
     """Build a replica from explicit ``settings``; ``store`` defaults to their Redis."""
     _configure_logging(settings.log_level)
@@ -62,7 +78,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         # Heartbeats have their own metrics; excluding them keeps the hot path lean.
         exclude=["/heartbeat", "/metrics"],
     )
-    app = Litestar(
+    app = Replica(
         route_handlers=[
             heartbeat.post_heartbeat,
             heartbeat.head_heartbeat,
