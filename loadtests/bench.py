@@ -94,7 +94,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rds = start_redis(work, cpus=args.client_cpus)
         procs.append(rds)
         url = f"redis://127.0.0.1:{rds.port}/0"
-        env = {**BENCH_ENV, **PARKED_SWEEPER}
+        prom = work / "prom"  # per-worker counter files: the requests each worker answered
+        prom.mkdir()
+        env = {**BENCH_ENV, **PARKED_SWEEPER, "PROMETHEUS_MULTIPROC_DIR": str(prom)}
         reg = start_registry(work, url, workers=args.workers, cpus=args.server_cpus, env=env)
         procs.append(reg)
         trivial = start_trivial(work, workers=args.workers, cpus=args.server_cpus)
@@ -108,7 +110,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             mem0 = used_memory(r)
             seed(url, fleet(0, small))
             head = ["head", "agent", str(small)]
-            out["head_small"], out["head_calls"] = _counted(r, b, reg, head, args.count)
+            before = heads_by_worker(prom)
+            out["head_small"] = b.wrk(reg, head).as_dict()
+            out["workers"] = _spread(before, heads_by_worker(prom), args.workers)
+            out["head_calls"] = measure_calls(r, lambda: sequential(reg.port, head, args.count))
             bodies = str(write_bodies(work / "bodies.jsonl", small, tools=2))
             out["post_small"], out["post_calls"] = _counted(r, b, reg, ["post", bodies], args.count)
             out["lookup_small"] = b.wrk(reg, ["get", LOOKUP_PATH], connections=4).as_dict()
@@ -146,6 +151,36 @@ def _counted(
     result = b.wrk(reg, mode)
     calls = measure_calls(r, lambda: sequential(reg.port, mode, count))
     return result.as_dict(), calls
+
+
+def heads_by_worker(prom_dir: Path) -> dict[str, int]:
+    """HEAD heartbeats answered so far by each worker process (pid), from the counter files
+    prometheus_client keeps per process in ``PROMETHEUS_MULTIPROC_DIR``."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    out: dict[str, int] = {}
+    for path in sorted(prom_dir.glob("counter_*.db")):
+        total = 0.0
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):  # type: ignore[no-untyped-call]
+            _, name, labels, _ = json.loads(key)
+            if name == "registry_heartbeats_total" and labels.get("kind") == "head":
+                total += value
+        out[path.stem.removeprefix("counter_")] = int(total)
+    return out
+
+
+def _spread(before: dict[str, int], after: dict[str, int], workers: int) -> dict[str, Any]:
+    """Requests per worker over one run, and the least-loaded worker's share of a fair one."""
+    per = {pid: n - before.get(pid, 0) for pid, n in after.items()}
+    per = {pid: n for pid, n in per.items() if n} or per
+    counts = list(per.values()) + [0] * max(0, workers - len(per))  # idle workers count
+    total = sum(counts)
+    fair = total / workers if workers else 0
+    return {
+        "workers": workers,
+        "requests_by_pid": per,
+        "min_over_fair": round(min(counts) / fair, 3) if fair else 0.0,
+    }
 
 
 def sequential(port: int, mode: list[str], count: int) -> int:

@@ -10,6 +10,7 @@ KEYS = (
     "trivial",
     "head_small",
     "head_calls",
+    "workers",
     "post_small",
     "post_calls",
     "lookup_small",
@@ -52,6 +53,9 @@ def ratios(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "round_trips_per_post": (out["post_calls"]["round_trips_per_request"], "==", 1.0),
         "bytes_per_agent": (out["memory"]["bytes_per_agent"], "<=", 1024.0),
     }
+    if out["workers"]["workers"] > 1:
+        # Connections spread: the least-loaded worker gets at least 3/4 of a fair share.
+        figures["workers_min_over_fair"] = (out["workers"]["min_over_fair"], ">=", 0.75)
     return {name: _goal(value, op, goal) for name, (value, op, goal) in figures.items()}
 
 
@@ -97,6 +101,8 @@ def table(out: dict[str, Any]) -> str:
         f"HEAD requests measured: {n_small:,}; large fleet: {n_large:,} agents; "
         f"memory {out['memory']['bytes_per_agent']:.0f} B/agent "
         f"(marginal {out['memory']['bytes_per_agent_marginal']:.0f} B/agent)",
+        "HEAD requests by worker (pid): "
+        + ", ".join(f"{pid}: {n:,}" for pid, n in out["workers"]["requests_by_pid"].items()),
         f"Redis inside one HEAD script: {out['head_calls']['inside_scripts_per_request']}",
         f"non-script commands during HEAD: {out['head_calls']['non_script_commands'] or 'none'}; "
         f"during POST: {out['post_calls']['non_script_commands'] or 'none'}",
