@@ -12,7 +12,7 @@ from service.bundle import Bundle
 from service.domain.profiles import Profiles
 from service.registry import drift, sweeper
 from service.registry.context import Registry
-from service.registry.fleet import FleetConfig
+from service.registry.fleet import FleetConfig, replica_id
 from service.settings import Settings
 from service.store.config_store import ConfigStore
 from service.store.store import Store
@@ -32,7 +32,13 @@ async def running(
     st = store or Store.from_settings(settings)
     reg = Registry(settings=settings, store=st, profiles=Profiles.build(settings.thresholds, None))
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop))]
+    leases, me = ConfigStore(st), replica_id()
+    lease_ms = int(settings.sweep_interval * 1000 * sweeper.LEASE_PASSES)
+
+    async def lead() -> bool:
+        return await leases.lead("sweep", me, lease_ms)
+
+    tasks = [asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop, lead))]
     if baked is not None:
         reg.fleet = await _start_fleet(reg, baked)
         tasks.append(asyncio.create_task(reg.fleet.run(settings.config_refresh, stop)))
