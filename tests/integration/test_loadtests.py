@@ -28,6 +28,11 @@ KEYS = {
     "memory",
     "head_large",
     "lookup_large",
+    "workers",
+    "cold_start",
+    "longpoll_idle",
+    "capabilities_calls",
+    "sweep",
     "ratios",
 }
 
@@ -80,6 +85,10 @@ def test_bench_dry_run_writes_every_figure(tmp_path: Path) -> None:
         "1",
         "--count",
         "50",
+        "--coldstart-runs",
+        "1",
+        "--longpoll-wait",
+        "0.5",
         "--out",
         str(results),
         timeout=110,
@@ -93,6 +102,8 @@ def test_bench_dry_run_writes_every_figure(tmp_path: Path) -> None:
     assert data["head_calls"]["requests"] == 50
     assert data["memory"]["agents"] == 150
     assert "| head_vs_trivial |" in out.stdout
+    assert sum(data["workers"]["requests_by_pid"].values()) > 0
+    assert data["memory"]["by_kind"]
 
 
 def test_propagation_bench_dry_run_reaches_every_agent() -> None:
