@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import sys
 import tempfile
 from pathlib import Path
@@ -69,19 +70,36 @@ def main(argv: list[str] | None = None) -> int:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn options of a replica; the benchmark serves its trivial app with the same ones."""
-    return {
+    auth = settings.auth
+    options: dict[str, Any] = {
         "factory": True,
         "host": settings.host,
         "port": settings.port,
         "workers": settings.workers,
         "log_level": settings.log_level,
         "access_log": False,
-        "proxy_headers": True,
+        # Our protocol: uvicorn's httptools one plus the client-certificate identity and
+        # bounded header and body reads (service/httpserver.py).
+        "http": "service.httpserver:RegistryProtocol",
+        # Client addresses from X-Forwarded-For only from the proxies we trust.
+        "proxy_headers": bool(auth.trusted_proxies),
+        "forwarded_allow_ips": ",".join(auth.trusted_proxies) or "127.0.0.1",
         "timeout_graceful_shutdown": 10,
         # Longer than any heartbeat interval (and than a load balancer's idle timeout), so
         # a server never closes a kept-alive connection just as an agent reuses it.
         "timeout_keep_alive": settings.keepalive_timeout,
     }
+    if auth.tls_cert is not None:
+        options["ssl_certfile"] = str(auth.tls_cert)
+        options["ssl_keyfile"] = str(auth.tls_key)
+        if auth.tls_client_ca is not None:
+            options["ssl_ca_certs"] = str(auth.tls_client_ca)
+            # mtls alone: no certificate, no connection. token+mtls: a certificate is
+            # optional, since token callers have none.
+            options["ssl_cert_reqs"] = (
+                ssl.CERT_REQUIRED if auth.mode == "mtls" else ssl.CERT_OPTIONAL
+            )
+    return options
 
 
 def _prepare_multiprocess_metrics() -> None:

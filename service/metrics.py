@@ -83,3 +83,9 @@ UNKNOWN_FIELDS = Counter(
     "Heartbeat bodies that carried top-level fields this registry does not know (accepted and"
     " ignored, as MCP Mesh compatibility needs; each new name is logged once at debug level).",
 )
+AUTH_FAILURES = Counter(
+    "registry_auth_failures_total",
+    "Requests refused by authentication or authorization, by reason (missing, invalid,"
+    " expired, scope, agent, namespace, owner).",
+    ["reason"],
+)

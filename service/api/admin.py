@@ -23,7 +23,7 @@ from service.registry.admin import (
 )
 
 from .params import AgentIdPath
-from .wiring import JsonBody, Reg, admin_guard, bundle_guard, get, problems
+from .wiring import JsonBody, Reg, bundle_guard, get, problems
 
 _ERRORS = problems(400, 401, 403, 404, 422, 503)
 
@@ -33,7 +33,7 @@ class AdminController(Controller):
 
     path = "/admin"
     tags = ["admin"]
-    guards = [admin_guard, bundle_guard]
+    guards = [bundle_guard]  # after the admin guard of its route group
 
     @put(
         "/agents/{agent_id:str}/capabilities",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, delete
+from typing import Any
+
+from litestar import Controller, Request, Response, delete
 
 from service.models import AgentsPage, AgentView, HealthView
 from service.registry import agents
@@ -18,11 +20,11 @@ from .params import (
     TagQuery,
     VersionQuery,
 )
-from .wiring import Reg, get, problems
+from .wiring import Reg, agent_guard, get, identity_of, problems
 
 
 class AgentsController(Controller):
-    """Agents, read by anyone who can reach the replica; deregistration by the agent."""
+    """Agents as discovery sees them (deregistration is the agent's own call, in heartbeat)."""
 
     path = "/agents"
     tags = ["agents"]
@@ -61,9 +63,12 @@ class AgentsController(Controller):
         "/{agent_id:str}",
         status_code=204,
         summary="Deregister gracefully",
-        responses=problems(400, 404, 503),
+        guards=[agent_guard],  # the agent's own call, within the read group of /agents
+        responses=problems(400, 401, 403, 404, 503),
     )
-    async def delete_agent(self, reg: Reg, agent_id: AgentIdPath) -> Response[None]:
+    async def delete_agent(
+        self, reg: Reg, agent_id: AgentIdPath, request: Request[Any, Any, Any]
+    ) -> Response[None]:
         """Remove the agent; consumers are rewired at their next heartbeat."""
-        await agents.deregister(reg, agent_id)
+        await agents.deregister(reg, agent_id, identity_of(request))
         return Response(None, status_code=204)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.domain.identity import ANONYMOUS, Identity
 from service.errors import NotFound
 from service.models import AgentsPage, AgentView, HealthView
 from service.registry.clock import now_ms
@@ -88,7 +89,8 @@ async def get_agent(reg: Registry, agent_id: str) -> AgentView:
     return agent_view(row.doc, row.live, row.now_ms)
 
 
-async def deregister(reg: Registry, agent_id: str) -> None:
+async def deregister(reg: Registry, agent_id: str, identity: Identity = ANONYMOUS) -> None:
     """Remove the agent; consumers are rewired at their next heartbeat."""
+    reg.access.require_agent(identity, agent_id, None)
     if not await reg.store.unregister(agent_id):
         raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")

@@ -25,6 +25,7 @@ EventType = Literal[
     "assign",
     "assignment-lost",
     "drift",
+    "auth-denied",
 ]
 _MAX_BATCHES = 10
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")

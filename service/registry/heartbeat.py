@@ -11,6 +11,8 @@ import msgspec
 from packaging.version import InvalidVersion
 from prometheus_client import Counter, Histogram
 
+from service.domain.endpoints import check_endpoint
+from service.domain.identity import ANONYMOUS, Identity
 from service.domain.matching import ConstraintError, parse_constraint, parse_version, resolve
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
 from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS, UNKNOWN_FIELDS
@@ -107,9 +109,17 @@ _counters: dict[tuple[str, str], Counter] = {}
 _timers: dict[str, Histogram] = {}
 
 
-async def register(reg: Registry, req: HeartbeatRequest) -> HeartbeatResponse:
-    """Register or refresh an agent in one round trip and build the MCP Mesh-shaped answer."""
+async def register(
+    reg: Registry, req: HeartbeatRequest, identity: Identity = ANONYMOUS
+) -> HeartbeatResponse:
+    """Register or refresh an agent in one round trip and build the MCP Mesh-shaped answer.
+
+    ``identity`` must be allowed to speak for the agent id in its namespace; the store binds
+    the id to ``identity.owner`` at its first registration and refuses other owners.
+    """
+    reg.access.require_agent(identity, req.agent_id, req.namespace)
     validate_semantics(req)
+    check_endpoint(req, reg.settings.auth.refuse_endpoints)
     profile = req.profile or req.name or req.agent_id
     thresholds = reg.profiles.thresholds_for(profile)
     result = await reg.store.heartbeat(
@@ -159,7 +169,7 @@ async def _with_config(
     )
 
 
-async def touch(reg: Registry, agent_id: str) -> Touch:
+async def touch(reg: Registry, agent_id: str, identity: Identity = ANONYMOUS) -> Touch:
     """The cheap heartbeat: refresh the TTL; say whether the agent must send a full POST.
 
     A store failure raises :class:`StoreUnavailable` (a 503), never ``GONE``: a false "gone"

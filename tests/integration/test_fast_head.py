@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agents_data import consumer, provider
+from agents_data import agent, consumer, provider, tool
 from apps import ClientFactory
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 from support import RedisServer
+
+from service.auth_config import AuthConfig
+from service.domain.identity import TokenEntry, token_digest
 
 
 def _heads(result: str) -> float:
@@ -93,3 +96,26 @@ async def test_concurrent_heads_share_pipelines_and_each_gets_its_own_answer(
     r.close()
     # One EVALSHA per HEAD (a GONE also looks the agent up once in the locator).
     assert stats["cmdstat_evalsha"]["calls"] == len(ids)
+
+
+async def test_fast_head_runs_the_agent_guard_like_the_route(app_client: ClientFactory) -> None:
+    token = "tok-team-a"
+    entry = TokenEntry(
+        subject="team-a", sha256=token_digest(token), scopes=["agent"], agents=["a-*"]
+    )
+    auth = AuthConfig(mode="token", tokens=(entry,))
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with app_client(auth=auth) as client:
+        body = agent("a-1", tool("forecast", "weather"))
+        assert (await client.post("/heartbeat", json=body, headers=bearer)).status_code == 200
+        cases = [
+            ("a-1", bearer, 200),
+            ("a-1", {}, 401),  # no credentials
+            ("b-1", bearer, 403),  # not an id this token may speak for
+            ("a-1", {"Authorization": "Bearer wrong"}, 403),
+        ]
+        for agent_id, headers, want in cases:
+            fast = await client.head(f"/heartbeat/{agent_id}", headers=headers)
+            routed = await client.head(f"/heartbeat/{agent_id}/", headers=headers)
+            assert _shape(fast) == _shape(routed)  # problems: the same length too
+            assert fast.status_code == want

@@ -33,7 +33,10 @@ def test_values_are_parsed() -> None:
             "REGISTRY_RETENTION": "60",
             "REGISTRY_DEPLOY_REVISION": "7",
             "REGISTRY_BUNDLE_DIR": "/app/bundle",
-            "REGISTRY_AGENT_TOKENS": "a, b,,c",
+            "REGISTRY_AUTH": "token",
+            "REGISTRY_TOKENS": '[{"subject": "a", "sha256": "'
+            + "0" * 64
+            + '", "scopes": ["read"]}]',
         }
     )
     assert not s.embedded
@@ -41,7 +44,8 @@ def test_values_are_parsed() -> None:
     assert (s.port, s.workers, s.deploy_revision) == (9000, 4, 7)
     assert server_options(s)["timeout_keep_alive"] == 120.0
     assert s.bundle_dir == Path("/app/bundle")
-    assert s.agent_tokens == ("a", "b", "c")
+    assert s.auth.mode == "token"
+    assert [t.subject for t in s.auth.tokens] == ["a"]
 
 
 def test_secrets_come_from_files(tmp_path: Path) -> None:
