@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from service.domain.matching import Candidate
 from service.models import (
     CapabilitiesPage,
@@ -38,6 +40,20 @@ def _entry_ok(flt: AgentFilter, c: Candidate) -> bool:
     return flt.tool_ok(
         Tool(function_name=e.function_name, capability=e.capability, version=e.version, tags=e.tags)
     )
+
+
+async def change_index(reg: Registry, namespace: str, capability: str = "") -> str | None:
+    """The store's change index for one capability (or the namespace): an unchanged index
+    means an unchanged answer; ``None`` when only a full read can tell."""
+    return await reg.store.change_index(namespace, capability)
+
+
+async def wait_change(reg: Registry, namespace: str, token: str, seconds: float) -> None:
+    """Sleep until ``namespace`` changes after the index ``token`` was read, or ``seconds`` pass."""
+    if reg.changes is None:
+        await asyncio.sleep(seconds)
+        return
+    await reg.changes.wait(namespace, token.split("-", 1)[1], seconds)
 
 
 async def providers_page(

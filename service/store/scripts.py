@@ -40,6 +40,7 @@ class Scripts:
     sweep: AsyncScript
     providers: AsyncScript
     read_agents: AsyncScript
+    read_index: AsyncScript
     # Fleet config (ConfigStore).
     publish_bundle: AsyncScript
     claim_active: AsyncScript
