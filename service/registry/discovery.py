@@ -92,10 +92,11 @@ async def capabilities_page(
     """Capabilities of ``namespace`` with live providers passing ``flt`` (paged by name)."""
     size = page_size(limit, reg.settings)
     start = decode_cursor(cursor, 1)
-    names = await reg.store.capability_names(namespace, start[0] if start else "", size)
+    page = await reg.store.capabilities(namespace, start[0] if start else "", size)
+    names = [name for name, _ in page]
     caps = []
-    for name in names:
-        live = [c for c in await reg.store.providers(namespace, name) if _entry_ok(flt, c)]
+    for name, candidates in page:
+        live = [c for c in candidates if _entry_ok(flt, c)]
         if not live:
             continue
         caps.append(

@@ -41,6 +41,7 @@ class Scripts:
     providers: AsyncScript
     read_agents: AsyncScript
     read_index: AsyncScript
+    read_capabilities: AsyncScript
     # Fleet config (ConfigStore).
     publish_bundle: AsyncScript
     claim_active: AsyncScript

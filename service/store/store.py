@@ -294,6 +294,21 @@ class Store:
         fields = await self.conn.call(self.client.hkeys(self.keys.providers(ns, capability)))
         return sorted({_s(f).split(":", 1)[0] for f in fields})
 
+    async def capabilities(
+        self, ns: str, after: str, count: int
+    ) -> list[tuple[str, list[Candidate]]]:
+        """Up to ``count`` capability names of ``ns`` after ``after``, each with its live
+        providers: one script call for the page (not one per capability)."""
+        k = self.keys
+        _, live_prefix, prov_prefix = k.prefixes(ns)
+        lower = f"({after}" if after else "-"
+        out = await self.conn.run(
+            self.scripts.read_capabilities,
+            [k.capindex(ns)],
+            [prov_prefix, live_prefix, lower, count],
+        )
+        return [(_s(out[i]), candidates_of(out[i + 1])) for i in range(0, len(out), 2)]
+
     async def capability_names(self, ns: str, after: str, count: int) -> list[str]:
         """Capability names of ``ns`` with at least one provider entry, after ``after``."""
         lo = f"({after}" if after else "-"

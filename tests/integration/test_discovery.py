@@ -165,3 +165,21 @@ async def test_if_none_match_is_answered_from_the_change_index_without_reading_p
         assert changed.status_code == 200
         assert changed.headers["x-registry-index"] != index
         assert [p["agent_id"] for p in changed.json()["providers"]] == ["g-1", "g-2"]
+
+
+async def test_capabilities_page_is_one_script_call_whatever_the_number_of_capabilities(
+    app_client: Any, redis_server: Any
+) -> None:
+    async with app_client(sweep_interval=3600) as client:
+        for i in range(12):
+            await client.post("/heartbeat", json=agent(f"p-{i}", tool(f"fn{i}", f"cap-{i:02d}")))
+        await client.get("/capabilities")  # the scripts are loaded from here on
+        r = redis_server.client()
+        r.config_resetstat()
+        body = (await client.get("/capabilities", params={"limit": 5})).json()
+        stats = r.info("commandstats")
+        r.close()
+        assert [c["name"] for c in body["capabilities"]] == [f"cap-{i:02d}" for i in range(5)]
+        # The change index and the page: two EVALSHA, nothing else from the client.
+        assert stats["cmdstat_evalsha"]["calls"] == 2
+        assert "cmdstat_zrange" not in stats or stats["cmdstat_zrange"]["calls"] == 1
