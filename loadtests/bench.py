@@ -30,7 +30,13 @@ from typing import Any
 import redis
 
 from loadtests import coldstart, report
-from loadtests.bench_rows import get_calls, idle_longpoll, memory_breakdown, sweep_work
+from loadtests.bench_rows import (
+    get_calls,
+    idle_longpoll,
+    longpoll_wake,
+    memory_breakdown,
+    sweep_work,
+)
 from loadtests.bodies import LOOKUP_CAPABILITY, LOOKUP_PROVIDERS, lookup_provider_body
 from loadtests.procs import Proc, start_redis, start_registry, start_trivial, stopping
 from loadtests.seed import (
@@ -146,6 +152,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             out["head_large"] = b.wrk(reg, ["head", "agent", str(large)]).as_dict()
             out["lookup_large"] = b.wrk(reg, ["get", LOOKUP_PATH], connections=4).as_dict()
+            extra = [lookup_provider_body(LOOKUP_PROVIDERS + i) for i in range(5)]
+            out["longpoll_wake"] = longpoll_wake(
+                reg.url, LOOKUP_PATH, [json.dumps(body).encode() for body in extra]
+            )
             reg.stop()  # parked anyway; the sweep figure wants the server core to itself
             out["sweep"] = sweep_work(r, work, url, BENCH_ENV, cpus=args.server_cpus)
         finally:

@@ -138,3 +138,37 @@ def sweep_work(
         "passes_per_s_3_replicas": round(three, 2),
         "ratio_3_vs_1": round(three / one, 3) if one else 0.0,
     }
+
+
+def longpoll_wake(
+    base: str, path: str, bodies: list[bytes], *, wait_s: float = 10.0
+) -> dict[str, Any]:
+    """Milliseconds from a change's POST answer to the answer of a long-poll waiting on it:
+    one waiter per body, each woken by registering that body (a new provider of ``path``)."""
+    samples = []
+    for body in bodies:
+        with urllib.request.urlopen(base + path, timeout=10) as resp:
+            etag = resp.headers["ETag"]
+
+        def waiter(etag: str = etag) -> float:
+            url = f"{base}{path}?index={etag}&wait={wait_s:g}s"
+            with urllib.request.urlopen(url, timeout=wait_s + 10) as resp:
+                resp.read()
+            return time.monotonic()
+
+        with ThreadPoolExecutor(1) as pool:
+            woke = pool.submit(waiter)
+            time.sleep(0.3)  # the waiter is blocked on the replica's listener by now
+            req = urllib.request.Request(
+                base + "/heartbeat", data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                resp.read()
+            changed = time.monotonic()
+            samples.append((woke.result() - changed) * 1000)
+    ordered = sorted(samples)
+    return {
+        "samples_ms": [round(s, 1) for s in samples],
+        "median_ms": round(ordered[len(ordered) // 2], 1),
+        "max_ms": round(ordered[-1], 1),
+    }

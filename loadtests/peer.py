@@ -202,6 +202,9 @@ def run(args: argparse.Namespace, server: str | None, client: str | None) -> dic
                 out[f"{who}_post_{name}"] = wrk(proc, ["post", str(post)])
     out["ratios"] = {
         "head_keepalive_hey": _ratio(out["ours_head_keepalive"], out["theirs_head_keepalive"]),
+        "head_keepalive_hey_cpu": _cpu_ratio(
+            out["ours_head_keepalive"], out["theirs_head_keepalive"]
+        ),
         "head_close_wrk": _ratio(out["ours_head_close"], out["theirs_head_close"]),
         **{
             f"post_{name}": _ratio(out[f"ours_post_{name}"], out[f"theirs_post_{name}"])
@@ -211,6 +214,12 @@ def run(args: argparse.Namespace, server: str | None, client: str | None) -> dic
     return out
 
 
+def _cpu_ratio(ours: dict[str, Any], theirs: dict[str, Any]) -> float:
+    """Their server CPU per request over ours: the ratio once the load tool is not the limit."""
+    a, b = ours["cpu_us_per_request"], theirs["cpu_us_per_request"]
+    return round(b / a, 2) if a and b else 0.0
+
+
 def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float:
     return round(a["rps"] / b["rps"], 2) if b["rps"] else 0.0
 
@@ -218,6 +227,7 @@ def _ratio(a: dict[str, Any], b: dict[str, Any]) -> float:
 #: Goals of issue 17 for each ratio (ours / theirs, req/s); None: shown, no goal.
 GOALS: dict[str, tuple[str, float | None]] = {
     "head_keepalive_hey": ("HEAD, same URL, both kept alive (hey)", 50.0),
+    "head_keepalive_hey_cpu": ("the same, by server CPU per request (theirs / ours)", None),
     "head_close_wrk": ("HEAD, rotating agents, both Connection: close (wrk)", None),
     "post_shared": ("POST, every agent provides the same capabilities (wrk)", None),
     "post_own": ("POST, one capability per agent (wrk)", 10.0),

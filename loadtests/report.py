@@ -13,6 +13,7 @@ KEYS = (
     "workers",
     "cold_start",
     "longpoll_idle",
+    "longpoll_wake",
     "capabilities_calls",
     "sweep",
     "post_small",
@@ -72,6 +73,7 @@ def ratios(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "<=",
         2.0,
     )
+    figures["longpoll_wake_median_ms"] = (out["longpoll_wake"]["median_ms"], "<=", 100.0)
     figures["round_trips_per_capabilities_get"] = (
         out["capabilities_calls"]["round_trips_per_request"],
         "==",
@@ -133,6 +135,7 @@ def table(out: dict[str, Any]) -> str:
         f"{out['longpoll_idle']['window_s']:g} s while {out['longpoll_idle']['waiters']} "
         f"requests waited {out['longpoll_idle']['wait_s']:g} s each"
         f" ({out['longpoll_idle']['statuses']})",
+        f"long-poll woken after a change: {out['longpoll_wake']['samples_ms']} ms",
         f"GET /capabilities: {out['capabilities_calls']['round_trips_per_request']} round trips,"
         f" {out['capabilities_calls']['evalsha_per_request']} EVALSHA per request",
         f"sweep passes/s, interval 0.2 s: 1 replica {out['sweep']['passes_per_s_1_replica']}, "

@@ -32,6 +32,7 @@ KEYS = {
     "workers",
     "cold_start",
     "longpoll_idle",
+    "longpoll_wake",
     "capabilities_calls",
     "sweep",
     "ratios",
