@@ -1,5 +1,5 @@
 """Agent registry: stateless Litestar replicas over Redis, wire-compatible with MCP Mesh."""
 
-#: The package version, read by setuptools from here (pyproject ``dynamic``): a literal, so
-#: a cold start does not pay for ``importlib.metadata`` (tens of ms of imports).
+#: The package version, the same as ``[project] version`` in pyproject.toml (a test checks):
+#: a literal, so a cold start does not pay for an ``importlib.metadata`` scan.
 __version__ = "0.1.0"

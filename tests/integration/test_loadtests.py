@@ -84,7 +84,7 @@ def test_bench_dry_run_writes_every_figure(tmp_path: Path) -> None:
         "0.5",
         "--out",
         str(results),
-        timeout=110,
+        timeout=240,  # cold starts, a 2-worker run, 3 sweeping replicas: on a busy machine
     )
     assert out.returncode == 0, out.stdout + out.stderr
     data = json.loads(results.read_text())

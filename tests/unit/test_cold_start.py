@@ -22,3 +22,13 @@ def test_building_the_app_imports_no_pydantic_attrs_mcp_or_embedded_store() -> N
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.split() == []
+
+
+def test_the_version_literal_is_the_project_version() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from service import __version__
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    assert tomllib.loads(pyproject.read_text())["project"]["version"] == __version__
