@@ -33,8 +33,8 @@ redis-server: ## Make sure redis-server is installed (apt, when run as root)
 	fi
 
 .PHONY: promtool
-promtool: ## Make sure promtool is installed (apt package prometheus, when run as root)
-	@command -v promtool >/dev/null && exit 0; \
+promtool: ## Make sure promtool and prometheus are installed (apt package prometheus, when run as root)
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
 		command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true; \
@@ -42,13 +42,24 @@ promtool: ## Make sure promtool is installed (apt package prometheus, when run a
 		echo "promtool is missing: install it (Debian/Ubuntu: sudo apt-get install prometheus)"; exit 1; \
 	fi
 
+.PHONY: chromium
+chromium: ## Make sure headless Chromium and its driver are installed (apt, when run as root; the /ui test)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	else \
+		echo "chromium is missing: install it (Debian/Ubuntu: sudo apt-get install chromium chromium-driver)"; exit 1; \
+	fi
+
 .PHONY: bundle
 bundle: $(STAMP) ## Build the dev config bundle into .bundle (served by `make run`)
 	$(VENV)/bin/registry-build build --env dev --out .bundle -q
 
+PORT ?= 8000
+
 .PHONY: run
-run: bundle ## Run one replica on 127.0.0.1:8000 with the embedded store and the dev bundle
-	REGISTRY_BUNDLE_DIR=.bundle $(VENV)/bin/registry serve --host 127.0.0.1 --port 8000
+run: bundle ## Run one replica on 127.0.0.1:PORT (default 8000; make run PORT=8001) with the embedded store and the dev bundle
+	REGISTRY_BUNDLE_DIR=.bundle $(VENV)/bin/registry serve --host 127.0.0.1 --port $(PORT)
 
 .PHONY: validate
 validate: $(STAMP) ## Validate templates, values and schemas for every environment (CI gate)
@@ -63,6 +74,10 @@ helm-lint: $(STAMP) promtool ## Render, lint, validate and test the Helm chart
 	$(VENV)/bin/python helm/tools/values_table.py --check
 	$(VENV)/bin/pytest tests/unit/helm
 
+.PHONY: helm-template
+helm-template: $(STAMP) ## Print the chart's rendered manifests (ARGS='-f values-prod.yaml --set redis.url=...')
+	@$(VENV)/bin/python helm/tools/template.py $(ARGS)
+
 .PHONY: helm-docs
 helm-docs: $(STAMP) ## Regenerate the values table in helm/agent-registry/README.md
 	$(VENV)/bin/python helm/tools/values_table.py
@@ -74,6 +89,7 @@ loadtest: $(STAMP) redis-server ## Locust: Redis + 2 replicas, mixed scenario (6
 .PHONY: bench
 bench: $(STAMP) redis-server ## Benchmark: ratios vs the framework ceiling, 1k/100k agents (wrk) -> loadtests/results/latest.json
 	$(PY) -m loadtests.bench
+	$(PY) -m loadtests.bench_auth
 
 .PHONY: bench-propagation
 bench-propagation: $(STAMP) redis-server ## Benchmark: a new active config reaching 1,000 RegistryClients (p50/p99/max vs the interval)
@@ -82,6 +98,14 @@ bench-propagation: $(STAMP) redis-server ## Benchmark: a new active config reach
 .PHONY: bench-peer
 bench-peer: $(STAMP) redis-server ## Benchmark: same HEAD/POST workload against the MCP Mesh reference registry (npm pack)
 	$(PY) -m loadtests.peer
+
+.PHONY: image
+image: $(STAMP) ## Build the image for ENV (default prod) with rootful podman: localhost/agent-registry:<version>-cfg-<12 hex>
+	image/build.sh --env $(or $(ENV),prod)
+
+.PHONY: image-test
+image-test: $(STAMP) redis-server ## As root: build two config versions, run them under podman (rollout, rollback by image, tamper, healthcheck)
+	$(VENV)/bin/pytest tests/image
 
 .PHONY: lint
 lint: $(STAMP) ## ruff (lint + format check), mypy --strict and the import-linter layer contracts
@@ -96,8 +120,10 @@ fmt: $(STAMP) ## Format and autofix with ruff
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: test
-test: $(STAMP) redis-server promtool ## Install everything; lint, validate configs, run every test
+test: $(STAMP) redis-server promtool chromium ## Install everything; lint, validate configs, run every test (image tests as root)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory validate
 	$(VENV)/bin/python helm/tools/values_table.py --check
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --ignore=tests/image
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory image-test; \
+	else echo "image-test skipped: it needs root (rootful podman); run it as root: make image-test"; fi

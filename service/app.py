@@ -27,6 +27,7 @@ from service.mcp import McpEndpoint
 from service.registry.lifecycle import running
 from service.settings import Settings
 from service.store.store import Store
+from service.ui import DashboardController
 
 log = logging.getLogger("service")
 
@@ -101,9 +102,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
                     metrics_api.registry_metrics,
                     config.ConfigController,
                     drift.drift,
+                    DashboardController,  # /ui: read-only, so the read scope
                 ],
             ),
-            Router("/", guards=[admin_guard], route_handlers=[admin.AdminController]),
+            Router(
+                "/",
+                guards=[admin_guard],
+                route_handlers=[admin.AdminController, admin.OwnershipController],
+            ),
             _group([health.health, health.live, health.ready], "health" in open_groups),
             _group([PrometheusController], "metrics" in open_groups),
             mcp.route(),  # each tool checks the same scopes itself

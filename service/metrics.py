@@ -39,6 +39,9 @@ STORE_ERRORS = Counter(
 def set_agent_counts(counts: dict[str, dict[str, int]]) -> None:
     """Publish per-namespace, per-status agent counts read from Redis."""
     for ns, by_status in counts.items():
+        # A 0 sample from the start: increase() (the mass-expiry alert) cannot count the
+        # first expiries of a counter whose first sample already holds them.
+        EXPIRIES.labels(namespace=ns)
         for status, n in by_status.items():
             AGENTS.labels(status=status, namespace=ns).set(n)
 

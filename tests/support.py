@@ -192,10 +192,11 @@ class RegistryProcess:
     proc: subprocess.Popen[bytes]
     port: int
     log: Path
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -221,14 +222,31 @@ def start_registry(workdir: Path, **env: str) -> RegistryProcess:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    tls = "REGISTRY_TLS_CERT" in env
     try:
         # Generous: five suites may share two cores, and a cold start imports a lot.
-        wait_http(f"http://127.0.0.1:{port}/health/live", timeout=45, proc=proc)
+        if tls:  # a client-certificate handshake needs credentials: wait for the log line
+            eventually_sync(lambda: b"Uvicorn running" in log.read_bytes(), 45, proc)
+        else:
+            wait_http(f"http://127.0.0.1:{port}/health/live", timeout=45, proc=proc)
     except RuntimeError as exc:
         proc.kill()
         proc.wait(5)
         raise RuntimeError(f"{exc}; log:\n{log.read_text()}") from None
-    return RegistryProcess(proc, port, log)
+    return RegistryProcess(proc, port, log, "https" if tls else "http")
+
+
+def eventually_sync(
+    check: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``check`` until it is true; fail after ``timeout`` s or when ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not true within {timeout}s")
+        time.sleep(0.05)
 
 
 def registry_env(**overrides: str) -> dict[str, str]:

@@ -7,6 +7,7 @@
 --   get PATH [ETAG]    GET PATH, with If-None-Match: ETAG when given
 --   A last argument "close" adds Connection: close (the MCP Mesh peer's HEAD reply has no
 --   Content-Length, so keep-alive wrk would wait for a body that never comes).
+--   An argument "bearer=TOKEN" (anywhere after MODE) adds Authorization: Bearer TOKEN.
 -- Output: {"requests", "duration_us", "bytes", "errors": {...}, "latency_us": {...},
 --          "status": {"200": n, ...}} on stdout, prefixed by "WRK_JSON ".
 
@@ -26,6 +27,12 @@ function init(args)
   mode = args[1]
   local headers = {}
   if args[#args] == "close" then headers["Connection"] = "close" end
+  local kept = {}
+  for _, a in ipairs(args) do
+    local token = string.match(a, "^bearer=(.+)$")
+    if token then headers["Authorization"] = "Bearer " .. token else kept[#kept + 1] = a end
+  end
+  args = kept
   if mode == "head" then
     prefix, n = args[2], tonumber(args[3])
     i = ((thread_no or 1) - 1) * math.floor(n / 8)

@@ -46,9 +46,12 @@ class AgentsController(Controller):
         return await agents.list_agents(reg, flt, namespace, limit, cursor)
 
     @get("/{agent_id:str}", summary="One agent", responses=problems(400, 404, 503))
-    async def get_agent(self, reg: Reg, agent_id: AgentIdPath) -> AgentView:
-        """The agent's record and current status (``expired`` during retention)."""
-        return await agents.get_agent(reg, agent_id)
+    async def get_agent(
+        self, reg: Reg, agent_id: AgentIdPath, request: Request[Any, Any, Any]
+    ) -> AgentView:
+        """The agent's record and current status (``expired`` during retention); admins
+        also see ``owner``, the identity the id is bound to."""
+        return await agents.get_agent(reg, agent_id, identity_of(request))
 
     @get(
         "/{agent_id:str}/health",

@@ -8,7 +8,9 @@ from litestar.params import QueryParameter
 
 from service.models import EventsPage
 from service.registry import events
+from service.registry.follow import event_cursor, long_poll
 
+from .capabilities import parse_wait
 from .params import CursorQuery, EventTypesQuery, LimitQuery, NamespaceQuery
 from .wiring import Reg, get, problems
 
@@ -32,15 +34,31 @@ async def list_events(
     until: _Time = None,
     limit: LimitQuery = None,
     cursor: CursorQuery = None,
+    follow: Annotated[
+        bool,
+        QueryParameter(
+            description="Long-poll: wait (up to `wait`, default 30s, at most 60s) for events "
+            "after `cursor`; `next_cursor` is then always set, so loop on it to follow"
+        ),
+    ] = False,
+    wait: Annotated[
+        str | None, QueryParameter(max_length=16, description="With follow: 30s, 500ms, 1m")
+    ] = None,
 ) -> EventsPage:
     """Oldest first. ``since``/``until`` bound the time; ``next_cursor`` continues."""
-    return await events.events_page(
-        reg,
-        types=type or (),
-        agent_id=agent_id,
-        namespace=namespace,
-        since=since,
-        until=until,
-        limit=limit,
-        cursor=cursor,
-    )
+
+    async def read(after: str | None) -> EventsPage:
+        return await events.events_page(
+            reg,
+            types=type or (),
+            agent_id=agent_id,
+            namespace=namespace,
+            since=since if after is None else None,
+            until=until,
+            limit=limit,
+            cursor=after,
+        )
+
+    if not follow:
+        return await read(cursor)
+    return await long_poll(read, cursor, parse_wait(wait) if wait else 30.0, event_cursor)

@@ -17,7 +17,12 @@ from service.registry import heartbeat
 
 from .wiring import JsonBody, Reg, identity_of, problems
 
-_HEAD_STATUS = {heartbeat.Touch.OK: 200, heartbeat.Touch.CHANGED: 202, heartbeat.Touch.GONE: 410}
+_HEAD_STATUS = {
+    heartbeat.Touch.OK: 200,
+    heartbeat.Touch.CHANGED: 202,
+    heartbeat.Touch.GONE: 410,
+    heartbeat.Touch.FORBIDDEN: 403,
+}
 # HEAD answers have no body. As text, ``None`` renders as b"" and Content-Length is 0; as JSON
 # it would be ``null`` and announce 4 bytes that never come, which stalls strict clients (wrk).
 _NO_BODY = MediaType.TEXT

@@ -87,8 +87,10 @@ def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
 
 
 async def read_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Discovery reads: the ``read`` or ``agent`` scope."""
-    _registry(connection.app.state).access.require(identity_of(connection), "read", "agent")
+    """Discovery reads: the ``read``, ``agent`` or ``admin`` scope."""
+    _registry(connection.app.state).access.require(
+        identity_of(connection), "read", "agent", "admin"
+    )
 
 
 async def agent_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -181,7 +181,7 @@ class RegistryMcpServer:
         )
 
 
-_SCOPES = {"admin": ("admin",), "agent": ("agent",), "read": ("read", "agent")}
+_SCOPES = {"admin": ("admin",), "agent": ("agent",), "read": ("read", "agent", "admin")}
 
 
 def _credentials(

@@ -49,6 +49,8 @@ class Access:
                 subject="admin", sha256=token_digest(settings.admin_token), scopes=["admin"]
             )
             self._by_digest.setdefault(entry.sha256, entry)
+        # Built once: a HEAD's token check is one sha256 and one dict lookup, no allocation.
+        self._identities = {d: identity_of_token(e) for d, e in self._by_digest.items()}
         self._certs = CertPolicy(frozenset(self.config.mtls_admins))
         self._on_denied = on_denied
         self._last_denial: OrderedDict[tuple[str, str, str], float] = OrderedDict()
@@ -77,7 +79,7 @@ class Access:
             if mode == "off":
                 return Identity(owner="", scopes=ANONYMOUS.scopes | set(entry.scopes))
             if self.config.tokens_on:
-                return identity_of_token(entry)
+                return self._identities[entry.sha256]
         if self.config.mtls_on:
             name = self._cert_name(headers, scope)
             if name is not None:

@@ -22,6 +22,7 @@ from service.registry.context import Registry
 from service.registry.delivery import capabilities_block, config_block
 from service.registry.fleet import FleetConfig
 from service.store.records import iso
+from service.store.results import NotOwner
 from service.store.store import Touch
 
 __all__ = [
@@ -37,7 +38,12 @@ __all__ = [
 #: The path form of an agent id (the body form is validated by ``models.AgentId``).
 AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MESSAGES = {"register": "Agent registered via heartbeat"}
-_TOUCH_RESULT = {Touch.OK: "ok", Touch.CHANGED: "changed", Touch.GONE: "gone"}
+_TOUCH_RESULT = {
+    Touch.OK: "ok",
+    Touch.CHANGED: "changed",
+    Touch.GONE: "gone",
+    Touch.FORBIDDEN: "forbidden",
+}
 _KNOWN_FIELDS = frozenset(HeartbeatRequest.__struct_encode_fields__)
 _top_level = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _logged_unknown: set[str] = set()
@@ -122,13 +128,17 @@ async def register(
     check_endpoint(req, reg.settings.auth.refuse_endpoints)
     profile = req.profile or req.name or req.agent_id
     thresholds = reg.profiles.thresholds_for(profile)
-    result = await reg.store.heartbeat(
-        req,
-        thresholds=thresholds,
-        profile=profile,
-        epoch=reg.profiles.epoch,
-        now_ms=now_ms(),
-    )
+    try:
+        result = await reg.store.heartbeat(
+            req,
+            thresholds=thresholds,
+            profile=profile,
+            epoch=reg.profiles.epoch,
+            now_ms=now_ms(),
+            owner=identity.owner,
+        )
+    except NotOwner:
+        raise reg.access.denied_owner(identity, req.agent_id) from None
     body = HeartbeatResponse(
         status="success",
         message=_MESSAGES.get(result.kind, "Agent updated via heartbeat"),
@@ -170,16 +180,19 @@ async def _with_config(
 
 
 async def touch(reg: Registry, agent_id: str, identity: Identity = ANONYMOUS) -> Touch:
-    """The cheap heartbeat: refresh the TTL; say whether the agent must send a full POST.
+    """The cheap heartbeat: refresh the TTL; say whether the agent must send a full POST
+    (``FORBIDDEN`` when another identity owns ``agent_id``: nothing is refreshed).
 
     A store failure raises :class:`StoreUnavailable` (a 503), never ``GONE``: a false "gone"
     would make the whole fleet re-register at once.
     """
     started = time.perf_counter()
     try:
-        result = await reg.store.touch(agent_id, epoch=reg.profiles.epoch)
+        result = await reg.store.touch(agent_id, epoch=reg.profiles.epoch, owner=identity.owner)
     except StoreUnavailable:
         count("head", "unavailable")
         raise
     count("head", _TOUCH_RESULT[result], started)
+    if result is Touch.FORBIDDEN:
+        reg.access.denied_owner(identity, agent_id)  # counted and noted; the answer is 403
     return result

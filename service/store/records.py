@@ -39,6 +39,8 @@ class StoredAgent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True)
     cfg: str | None = None
     capv: str | None = None
     deps: int = 0
+    # The identity the agent id is bound to (empty: unowned, auth off at registration).
+    own: str = ""
 
 
 _enc = msgspec.json.Encoder()
@@ -68,7 +70,13 @@ class Encoded:
     fingerprint: str
 
 
-def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int) -> Encoded:
+def owner_tag(owner: str) -> str:
+    """The short form of an owner kept in the liveness hash: 16 hex of its sha1, which the
+    scripts recompute from a record's ``own`` with ``redis.sha1hex`` ("" for no owner)."""
+    return hashlib.sha1(owner.encode()).hexdigest()[:16] if owner else ""
+
+
+def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int, owner: str = "") -> Encoded:
     """Build the stored record and provider-index entries for a full heartbeat."""
     endpoint = endpoint_of(req)
     provided: list[str] = []
@@ -112,6 +120,7 @@ def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int) -> Encoded
         cfg=req.config_version,
         capv=req.capabilities_version,
         deps=sum(len(t.dependencies) for t in req.tools),
+        own=owner,
     )
     return Encoded(_enc.encode(doc), provided, entries, fingerprint)
 

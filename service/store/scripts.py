@@ -42,6 +42,8 @@ class Scripts:
     read_agents: AsyncScript
     read_index: AsyncScript
     read_capabilities: AsyncScript
+    owner_of: AsyncScript
+    set_owner: AsyncScript
     # Fleet config (ConfigStore).
     publish_bundle: AsyncScript
     claim_active: AsyncScript

@@ -21,11 +21,12 @@ from service.settings import Settings, Thresholds
 from service.store.client import AnyRedis, make_client
 from service.store.conn import Conn
 from service.store.keys import DEFAULT_NAMESPACE, Keys
-from service.store.records import encode_agent, epoch_tag
+from service.store.records import encode_agent, epoch_tag, owner_tag
 from service.store.results import (
     AgentRow,
     EventRow,
     HeartbeatResult,
+    NotOwner,
     SweepStats,
     Touch,
     candidates_of,
@@ -110,10 +111,17 @@ class Store:
         profile: str,
         epoch: str,
         now_ms: int,
+        owner: str = "",
     ) -> HeartbeatResult:
-        """Register or refresh an agent and fetch its candidates: one EVALSHA in steady state."""
+        """Register or refresh an agent and fetch its candidates: one EVALSHA in steady state.
+
+        ``owner`` (the caller's identity; "" with auth off) must be the identity the id is
+        bound to, anywhere in the registry: a new id is first looked up in the namespace
+        the locator names (a registration costs two more round trips; a heartbeat none).
+        Raises :class:`NotOwner` when another identity holds the id, changing nothing.
+        """
         k, ns = self.keys, req.namespace
-        enc = encode_agent(req, profile=profile, now_ms=now_ms)
+        enc = encode_agent(req, profile=profile, now_ms=now_ms, owner=owner)
         local_deps: list[str] = []
         remote_deps: list[tuple[str, str]] = []
         for tool in req.tools:
@@ -145,9 +153,19 @@ class Store:
             prov_prefix,
             epoch_tag(epoch) or "-",
             _json.encode(names),
+            owner_tag(owner),
+            "0",
         ]
         out = await self.conn.run(self.scripts.heartbeat, keys, args, batch=True)
         kind = _s(out[0])
+        if kind == "claim":
+            # New here: the id may live in another namespace, bound to someone else.
+            await self._check_elsewhere(req.agent_id, ns, owner_tag(owner))
+            args[-1] = "1"
+            out = await self.conn.run(self.scripts.heartbeat, keys, args)
+            kind = _s(out[0])
+        if kind == "forbidden":
+            raise NotOwner(req.agent_id)
         candidates = {
             cap: candidates_of(rows) for cap, rows in zip(local_deps, out[2:], strict=True)
         }
@@ -179,19 +197,36 @@ class Store:
         if previous != ns:
             await self._unregister_in(previous, agent_id)
 
-    async def touch(self, agent_id: str, *, epoch: str = "") -> Touch:
-        """The cheap heartbeat: refresh the TTL and report whether a full POST is needed."""
+    async def _check_elsewhere(self, agent_id: str, ns: str, tag: str) -> None:
+        """Raise :class:`NotOwner` when the id is registered in another namespace (the one
+        the locator names) under another owner: ownership covers an id across namespaces."""
+        other = await self._locate(agent_id)
+        if other == ns:
+            return
+        k = self.keys
+        bound = await self.conn.run(
+            self.scripts.owner_of, [k.live(other, agent_id), k.doc(other, agent_id)], []
+        )
+        if bound and _s(bound) != tag:
+            raise NotOwner(agent_id)
+
+    async def touch(self, agent_id: str, *, epoch: str = "", owner: str = "") -> Touch:
+        """The cheap heartbeat: refresh the TTL and report whether a full POST is needed.
+
+        ``owner`` is checked in the same script: another identity's agent gets FORBIDDEN.
+        """
         ns = self._guess(agent_id)
-        result = await self._touch_in(ns, agent_id, epoch_tag(epoch))
+        tag = owner_tag(owner)
+        result = await self._touch_in(ns, agent_id, epoch_tag(epoch), tag)
         if result is Touch.GONE:
             # A wrong guess (a replica that never saw the agent guesses the default
             # namespace; the agent moved; Redis lost it) looks like GONE: confirm.
             real = await self._locate(agent_id)
             if real != ns:
-                result = await self._touch_in(real, agent_id, epoch_tag(epoch))
+                result = await self._touch_in(real, agent_id, epoch_tag(epoch), tag)
         return result
 
-    async def _touch_in(self, ns: str, agent_id: str, epoch: str) -> Touch:
+    async def _touch_in(self, ns: str, agent_id: str, epoch: str, owner: str) -> Touch:
         k = self.keys
         keys = [
             k.live(ns, agent_id),
@@ -202,28 +237,51 @@ class Store:
             k.events(ns),
         ]
         code = await self.conn.run(
-            self.scripts.touch, keys, [agent_id, epoch, self.events_maxlen], batch=True
+            self.scripts.touch, keys, [agent_id, epoch, self.events_maxlen, owner], batch=True
         )
         return Touch(int(code))
 
-    async def unregister(self, agent_id: str) -> bool:
-        """Remove an agent; its consumers are told to re-POST by their next HEAD."""
+    async def unregister(self, agent_id: str, owner: str = "") -> bool:
+        """Remove an agent; its consumers are told to re-POST by their next HEAD.
+
+        Raises :class:`NotOwner` (changing nothing) when ``owner`` is not the agent's.
+        """
         ns = self._guess(agent_id)
-        removed = await self._unregister_in(ns, agent_id)
+        tag = owner_tag(owner)
+        removed = await self._unregister_in(ns, agent_id, tag)
         if not removed:
             real = await self._locate(agent_id)  # the guess was wrong or outdated
             if real != ns:
-                ns, removed = real, await self._unregister_in(real, agent_id)
+                ns, removed = real, await self._unregister_in(real, agent_id, tag)
         if removed and ns != DEFAULT_NAMESPACE:
             await self.conn.call(self.client.hdel(self.keys.locator(), agent_id))
         self._where.pop(agent_id, None)
         return removed
 
-    async def _unregister_in(self, ns: str, agent_id: str) -> bool:
+    async def _unregister_in(self, ns: str, agent_id: str, owner: str = "") -> bool:
         k = self.keys
         keys = [*k.agent_lifecycle(ns, agent_id), *k.agent_leftovers(ns, agent_id)]
         done = await self.conn.run(
-            self.scripts.unregister, keys, [agent_id, k.prefixes(ns)[2], self.events_maxlen]
+            self.scripts.unregister,
+            keys,
+            [agent_id, k.prefixes(ns)[2], self.events_maxlen, owner],
+        )
+        if int(done) < 0:
+            raise NotOwner(agent_id)
+        return bool(done)
+
+    async def set_owner(self, agent_id: str, owner: str) -> bool:
+        """Bind (or with ``""`` release) an agent id: admin transfer and release. False when
+        the agent is not registered."""
+        row = await self.get_agent(agent_id)
+        if row is None:
+            return False
+        k, ns = self.keys, row.doc.ns
+        doc = msgspec.json.encode(msgspec.structs.replace(row.doc, own=owner))
+        done = await self.conn.run(
+            self.scripts.set_owner,
+            [k.live(ns, agent_id), k.doc(ns, agent_id)],
+            [doc, owner_tag(owner)],
         )
         return bool(done)
 

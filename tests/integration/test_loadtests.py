@@ -114,3 +114,35 @@ def test_propagation_bench_dry_run_reaches_every_agent() -> None:
     assert "reached 20/20 agents" in out.stdout
     assert "propagation after activation: min=" in out.stdout
     assert "heartbeats after the activation until the agent had B: " in out.stdout
+
+
+def test_auth_bench_dry_run_compares_token_and_off() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadtests.bench_auth",
+            "--agents",
+            "20",
+            "--duration",
+            "1",
+            "--rounds",
+            "1",
+            "--count",
+            "20",
+            "--server-cpus",
+            "",
+            "--client-cpus",
+            "",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "HEAD token/off:" in out.stdout
+    assert "EVALSHA per token HEAD: 1.0" in out.stdout

@@ -24,7 +24,12 @@
 -- ARGV[11] provider-hash prefix (for capabilities this agent no longer provides)
 -- ARGV[12] epoch tag of the config version the record was built for ("-" for none)
 -- ARGV[13] JSON capability names aligned with KEYS[10 ..]
--- Returns {kind, assignment, rows_1, rows_2, ...}: kind is "register", "update" or "refresh";
+-- ARGV[14] the caller's owner tag ("" when auth is off: nothing is checked or bound)
+-- ARGV[15] "1" when the caller already checked that no other namespace holds the id
+-- Returns {"forbidden"} when another identity owns the agent (nothing written), {"claim"}
+-- when the id is new here and ARGV[15] is not "1" (nothing written: the caller checks the
+-- other namespaces, then calls again), else
+-- {kind, assignment, rows_1, rows_2, ...}: kind is "register", "update" or "refresh";
 -- assignment is the stored JSON or ""; rows_i lists {entry, age_ms, degraded_after_ms} for
 -- each live provider of dependency key i.
 -- Events: register / update (entries changed), recover (it was degraded), and expire when
@@ -37,10 +42,19 @@ local maxlen, nprov = ARGV[6], tonumber(ARGV[7])
 local entries, fp = cjson.decode(ARGV[8]), ARGV[9]
 local live_prefix, prov_prefix, epoch = ARGV[10], ARGV[11], ARGV[12]
 local names = cjson.decode(ARGV[13])
+local caller, checked = ARGV[14], ARGV[15] == '1'
 local now = now_ms()
 
 local old = redis.call('GET', doc_key)
-local was_live = live_read(live_key) ~= nil
+local lv = live_read(live_key)
+local was_live = lv ~= nil
+if caller ~= '' then
+  -- Ownership: the id is bound to the identity that registered it; nobody else may speak
+  -- for it. A record registered while auth was off is unowned and binds to this caller.
+  local bound = stored_owner(lv, old)
+  if bound ~= '' and bound ~= caller then return {'forbidden'} end
+  if not old and not lv and not checked then return {'claim'} end
+end
 local changed = true
 local kind = 'register'
 if old then
@@ -74,7 +88,7 @@ for i = nprov + 1, #names do deps[#deps + 1] = names[i] end
 local sig = dep_signature(capver_key, deps)
 
 redis.call('SET', doc_key, doc, 'PX', ttl + ret)
-live_write(live_key, ttl, deg, ret, sig, epoch, table.concat(deps, ','))
+live_write(live_key, ttl, deg, ret, sig, epoch, table.concat(deps, ','), caller)
 redis.call('ZADD', ids_key, 0, id)
 redis.call('ZADD', due_key, now + deg, id)
 -- A live agent the sweeper saw degraded is back: the same event a HEAD leaves (touch.lua).

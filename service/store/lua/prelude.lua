@@ -11,10 +11,11 @@ end
 
 -- The liveness HASH (Keys.live): t = expire_after ms (also the key's TTL), d = degraded_after
 -- ms, r = retention ms, s = dependency signature, e = epoch tag, c = dependency capabilities
--- joined with ",". Small integers and short strings keep it a listpack (see SCHEMA.md).
--- Returns {ttl, deg, ret, sig, epoch, caps} with numbers decoded, or nil when the key is gone.
+-- joined with ",", o = owner tag. Small integers and short strings keep it a listpack (see
+-- SCHEMA.md). Returns {ttl, deg, ret, sig, epoch, caps, owner} with numbers decoded, or nil
+-- when the key is gone.
 local function live_read(key)
-  local v = redis.pcall('HMGET', key, 't', 'd', 'r', 's', 'e', 'c')
+  local v = redis.pcall('HMGET', key, 't', 'd', 'r', 's', 'e', 'c', 'o')
   if v.err then
     -- A value in a layout this code does not know (written before the schema changed):
     -- drop it, so the agent re-registers (410 -> POST) instead of failing every heartbeat.
@@ -24,14 +25,29 @@ local function live_read(key)
   if not v[1] then return nil end
   return {
     ttl = tonumber(v[1]), deg = tonumber(v[2]), ret = tonumber(v[3]),
-    sig = tonumber(v[4]) or 0, epoch = v[5] or '-', caps = v[6] or '',
+    sig = tonumber(v[4]) or 0, epoch = v[5] or '-', caps = v[6] or '', owner = v[7] or '',
   }
 end
 
 -- Write the whole liveness value and set its TTL (= expire_after).
-local function live_write(key, ttl, deg, ret, sig, epoch, caps)
-  redis.call('HSET', key, 't', ttl, 'd', deg, 'r', ret, 's', sig, 'e', epoch, 'c', caps)
+local function live_write(key, ttl, deg, ret, sig, epoch, caps, owner)
+  redis.call('HSET', key, 't', ttl, 'd', deg, 'r', ret, 's', sig, 'e', epoch, 'c', caps,
+    'o', owner)
   redis.call('PEXPIRE', key, ttl)
+end
+
+-- The owner tag of a stored record (JSON "own", the identity it is bound to): 16 hex of its
+-- sha1, as records.owner_tag computes it; "" for an unowned record.
+local function owner_tag(own)
+  if not own or own == '' then return '' end
+  return string.sub(redis.sha1hex(own), 1, 16)
+end
+
+-- The owner tag an agent is bound to, from its liveness hash or else its retained record.
+local function stored_owner(lv, old_doc)
+  if lv and lv.owner ~= '' then return lv.owner end
+  if old_doc then return owner_tag(cjson.decode(old_doc).own) end
+  return ''
 end
 
 -- Milliseconds since the last heartbeat of a live key whose value ``lv`` was just read.

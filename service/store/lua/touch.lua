@@ -11,13 +11,17 @@
 -- ARGV[2] epoch tag of the fleet-active config version ("" skips the check). An epoch of
 --         "stale" (set by assign_capabilities.lua) always asks for a POST.
 -- ARGV[3] events stream maxlen (approximate)
--- Returns 0 = unknown or expired (re-register), 1 = nothing changed, 2 = send a full POST.
+-- ARGV[4] the caller's owner tag ("" when auth is off: not checked)
+-- Returns 0 = unknown or expired (re-register), 1 = nothing changed, 2 = send a full POST,
+-- 3 = another identity owns this agent (nothing refreshed). An agent registered while auth
+-- was off has no owner: it gets 2, and the POST binds it.
 local live_key, doc_key, capver_key, due_key, degraded_key, events_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local id, current_epoch, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local id, current_epoch, maxlen, caller = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 local lv = live_read(live_key)
 if not lv then return 0 end
+if caller ~= '' and lv.owner ~= caller and lv.owner ~= '' then return 3 end
 local age = live_age(live_key, lv)
 redis.call('PEXPIRE', live_key, lv.ttl)
 local has_doc = redis.call('PEXPIRE', doc_key, lv.ttl + lv.ret)
@@ -27,6 +31,7 @@ if age > lv.deg and redis.call('SREM', degraded_key, id) == 1 then
 end
 
 if has_doc == 0 then return 2 end
+if caller ~= '' and lv.owner == '' then return 2 end
 if lv.epoch == 'stale' or (current_epoch ~= '' and lv.epoch ~= current_epoch) then return 2 end
 if lv.caps ~= '' and dep_signature(capver_key, split_caps(lv.caps)) ~= lv.sig then return 2 end
 return 1

@@ -7,16 +7,21 @@
 -- KEYS[7] degraded  KEYS[8] expired  KEYS[9] events  KEYS[10] assignment
 -- KEYS[11 ..] noted HASHes (field = agent id)
 -- ARGV[1] agent_id  ARGV[2] provider-hash prefix  ARGV[3] events stream maxlen
+-- ARGV[4] the caller's owner tag ("" when auth is off: not checked)
 -- Returns 1 if the agent was known, 0 otherwise (leftovers of an unknown agent are dropped
--- all the same).
+-- all the same), -1 when another identity owns it (nothing changed).
 local doc_key, live_key, ids_key, due_key, capver_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local capindex_key, degraded_key, expired_key, events_key, asg_key =
   KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local id, prov_prefix, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local id, prov_prefix, maxlen, caller = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local old = redis.call('GET', doc_key)
+if caller ~= '' then
+  local bound = stored_owner(live_read(live_key), old)
+  if bound ~= '' and bound ~= caller then return -1 end
+end
 local asg = redis.call('GET', asg_key)
 redis.call('DEL', asg_key)
 for i = 11, #KEYS do redis.call('HDEL', KEYS[i], id) end
-local old = redis.call('GET', doc_key)
 local known = redis.call('ZSCORE', ids_key, id)
 if not old and not known then return 0 end
 if old then drop_entries(doc_provided(old), prov_prefix, capver_key, capindex_key) end

@@ -13,16 +13,17 @@ from typing import Any
 from service.settings import Settings, SettingsError
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``registry`` command."""
-    parser = argparse.ArgumentParser(prog="registry", description="Agent registry replica")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_parser(sub: Any) -> None:
+    """Register ``serve`` on the ``registry`` subcommand parser."""
     serve = sub.add_parser("serve", help="run a replica (settings from REGISTRY_* variables)")
     serve.add_argument("--host", help="bind address (REGISTRY_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (REGISTRY_PORT, default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (REGISTRY_WORKERS)")
-    args = parser.parse_args(argv)
+    serve.set_defaults(handler=run)
 
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the settings and the bundle, then serve until stopped."""
     for flag, var in (
         ("host", "REGISTRY_HOST"),
         ("port", "REGISTRY_PORT"),
@@ -116,7 +117,3 @@ def _prepare_multiprocess_metrics() -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
