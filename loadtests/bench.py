@@ -13,6 +13,7 @@ plus Redis on core 1, so the client never steals the server's CPU.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -20,13 +21,22 @@ import os
 import platform
 import sys
 import tempfile
+import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from loadtests import report
+from loadtests import coldstart, report
+from loadtests.bench_rows import (
+    get_calls,
+    idle_longpoll,
+    longpoll_wake,
+    memory_breakdown,
+    sweep_work,
+)
 from loadtests.bodies import LOOKUP_CAPABILITY, LOOKUP_PROVIDERS, lookup_provider_body
 from loadtests.procs import Proc, start_redis, start_registry, start_trivial, stopping
 from loadtests.seed import (
@@ -94,6 +104,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rds = start_redis(work, cpus=args.client_cpus)
         procs.append(rds)
         url = f"redis://127.0.0.1:{rds.port}/0"
+        if args.coldstart_runs:  # first, while nothing else of the harness runs
+            from loadtests.run import build_bundle
+
+            build_bundle(work / "bundle")
+            out["cold_start"] = coldstart.measure(
+                work, url, work / "bundle", args.coldstart_runs, args.server_cpus
+            )
         env = {**BENCH_ENV, **PARKED_SWEEPER}
         reg = start_registry(work, url, workers=args.workers, cpus=args.server_cpus, env=env)
         procs.append(reg)
@@ -108,13 +125,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             mem0 = used_memory(r)
             seed(url, fleet(0, small))
             head = ["head", "agent", str(small)]
-            out["head_small"], out["head_calls"] = _counted(r, b, reg, head, args.count)
+            out["head_small"] = b.wrk(reg, head).as_dict()
+            out["head_calls"] = measure_calls(r, lambda: sequential(reg.port, head, args.count))
+            out["workers"] = spread_run(b, work, url, env, head, args)
             bodies = str(write_bodies(work / "bodies.jsonl", small, tools=2))
             out["post_small"], out["post_calls"] = _counted(r, b, reg, ["post", bodies], args.count)
             out["lookup_small"] = b.wrk(reg, ["get", LOOKUP_PATH], connections=4).as_dict()
             out["discovery_full"] = b.wrk(reg, ["get", LOOKUP_PATH]).as_dict()
             tag = etag_of(reg.url + LOOKUP_PATH)
             out["discovery_304"] = b.wrk(reg, ["get", LOOKUP_PATH, tag]).as_dict()
+            out["longpoll_idle"] = idle_longpoll(
+                r, reg.url + LOOKUP_PATH, tag, wait_s=args.longpoll_wait
+            )
+            out["capabilities_calls"] = get_calls(r, reg.port, "/capabilities", 20)
 
             mem1 = used_memory(r)
             seed(url, fleet(small, large))
@@ -125,9 +148,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "used_memory_bytes": mem2,
                 "bytes_per_agent": round((mem2 - mem0) / large, 1),
                 "bytes_per_agent_marginal": round((mem2 - mem1) / max(large - small, 1), 1),
+                "by_kind": memory_breakdown(r, large),
             }
             out["head_large"] = b.wrk(reg, ["head", "agent", str(large)]).as_dict()
             out["lookup_large"] = b.wrk(reg, ["get", LOOKUP_PATH], connections=4).as_dict()
+            extra = [lookup_provider_body(LOOKUP_PROVIDERS + i) for i in range(5)]
+            out["longpoll_wake"] = longpoll_wake(
+                reg.url, LOOKUP_PATH, [json.dumps(body).encode() for body in extra]
+            )
+            reg.stop()  # parked anyway; the sweep figure wants the server core to itself
+            out["sweep"] = sweep_work(r, work, url, BENCH_ENV, cpus=args.server_cpus)
         finally:
             r.close()
     out["ratios"] = report.ratios(out)
@@ -146,6 +176,105 @@ def _counted(
     result = b.wrk(reg, mode)
     calls = measure_calls(r, lambda: sequential(reg.port, mode, count))
     return result.as_dict(), calls
+
+
+def spread_run(
+    b: Bench, work: Path, url: str, env: dict[str, str], head: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """The HEAD workload against ``--spread-workers`` workers: requests answered by each."""
+    prom = work / "prom"  # per-process counter files: the requests each worker answered
+    prom.mkdir(exist_ok=True)
+    n = args.spread_workers
+    extra = {**env, "PROMETHEUS_MULTIPROC_DIR": str(prom)}
+    proc = start_registry(work, url, workers=n, cpus=args.server_cpus, env=extra)
+    try:
+        before = heads_by_worker(prom)
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(b.wrk, proc, head)
+            time.sleep(max(b.duration, 1) / 2)
+            conns = connections_by_pid(proc.proc.pid, proc.port)
+            result = running.result()
+        spread = _spread(before, heads_by_worker(prom), n)
+        fair = sum(conns.values()) / n if n else 0
+        low = min([*conns.values(), *[0] * max(0, n - len(conns))]) if conns else 0
+        return {
+            **spread,
+            "connections_by_pid": conns,
+            "min_connections_over_fair": round(low / fair, 3) if fair else 0.0,
+            "rps": result.as_dict()["rps"],
+        }
+    finally:
+        proc.stop()
+
+
+def connections_by_pid(root: int, port: int) -> dict[str, int]:
+    """Established connections to ``port`` held by each process under ``root`` (/proc)."""
+    established: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                f = line.split()
+                if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01":
+                    established.add(f[9])
+    out: dict[str, int] = {}
+    for pid in descendants(root):
+        n = 0
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:[") and link[8:-1] in established:
+                        n += 1
+        if n:
+            out[str(pid)] = n
+    return out
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every live process below it."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += [child for child, parent in parents.items() if parent == pid]
+    return found
+
+
+def heads_by_worker(prom_dir: Path) -> dict[str, int]:
+    """HEAD heartbeats answered so far by each worker process (pid), from the counter files
+    prometheus_client keeps per process in ``PROMETHEUS_MULTIPROC_DIR``."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    out: dict[str, int] = {}
+    for path in sorted(prom_dir.glob("counter_*.db")):
+        total = 0.0
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):  # type: ignore[no-untyped-call]
+            _, name, labels, _ = json.loads(key)
+            if name == "registry_heartbeats_total" and labels.get("kind") == "head":
+                total += value
+        out[path.stem.removeprefix("counter_")] = int(total)
+    return out
+
+
+def _spread(before: dict[str, int], after: dict[str, int], workers: int) -> dict[str, Any]:
+    """Requests per worker over one run, and the least-loaded worker's share of a fair one."""
+    per = {pid: n - before.get(pid, 0) for pid, n in after.items()}
+    per = {pid: n for pid, n in per.items() if n} or per
+    counts = list(per.values()) + [0] * max(0, workers - len(per))  # idle workers count
+    total = sum(counts)
+    fair = total / workers if workers else 0
+    return {
+        "workers": workers,
+        "requests_by_pid": per,
+        "min_over_fair": round(min(counts) / fair, 3) if fair else 0.0,
+    }
 
 
 def sequential(port: int, mode: list[str], count: int) -> int:
@@ -213,6 +342,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--client-cpus", default=client, help="taskset list for wrk and Redis")
     p.add_argument("--count", type=int, default=1000, help="requests per command count")
     p.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
+    p.add_argument("--spread-workers", type=int, default=2, help="workers of the spread run")
+    p.add_argument("--coldstart-runs", type=int, default=5, help="starts per cold-start setup")
+    p.add_argument("--longpoll-wait", type=float, default=3.0, help="idle long-poll seconds")
     return p
 
 

@@ -71,15 +71,17 @@ def agent_body(
     tools: int = 2,
     port: int = 9000,
     depends_on: str = LOOKUP_CAPABILITY,
+    families: int = FAMILIES,
 ) -> dict[str, Any]:
     """Agent ``i`` of a fleet: ``tools`` tools (1-4); every tool after the first has a dependency.
 
     Agent ``i`` provides ``svc-<i % FAMILIES>-a`` (and ``-b``, ``-c``…). Its dependencies are
     on ``depends_on``; by default :data:`LOOKUP_CAPABILITY`, whose few providers the harness
     registers first: then no later registration changes what a consumer depends on, and a
-    seeded fleet answers HEAD with 200 (steady state) rather than 202.
+    seeded fleet answers HEAD with 200 (steady state) rather than 202. ``families=1``: every
+    agent provides the same capabilities; ``families >= fleet size``: each its own.
     """
-    fam = i % FAMILIES
+    fam = i % families
     suffixes = "abcd"[: max(1, min(tools, 4))]
     items = [
         tool(

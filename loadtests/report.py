@@ -10,6 +10,12 @@ KEYS = (
     "trivial",
     "head_small",
     "head_calls",
+    "workers",
+    "cold_start",
+    "longpoll_idle",
+    "longpoll_wake",
+    "capabilities_calls",
+    "sweep",
     "post_small",
     "post_calls",
     "lookup_small",
@@ -52,6 +58,30 @@ def ratios(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "round_trips_per_post": (out["post_calls"]["round_trips_per_request"], "==", 1.0),
         "bytes_per_agent": (out["memory"]["bytes_per_agent"], "<=", 1024.0),
     }
+    # Connections spread: the least-loaded worker gets at least 3/4 of a fair share.
+    figures["workers_min_connections_over_fair"] = (
+        out["workers"]["min_connections_over_fair"],
+        ">=",
+        0.75,
+    )
+    figures["workers_min_requests_over_fair"] = (out["workers"]["min_over_fair"], None, None)
+    figures["post_vs_trivial"] = (figures["post_vs_trivial"][0], ">=", 0.4)
+    figures["etag_304_vs_full"] = (figures["etag_304_vs_full"][0], ">=", 5.0)
+    # One blocked XREAD per replica while nothing changes, whatever the number of waiters.
+    figures["longpoll_idle_commands_per_s"] = (
+        out["longpoll_idle"]["commands_per_second"],
+        "<=",
+        2.0,
+    )
+    figures["longpoll_wake_median_ms"] = (out["longpoll_wake"]["median_ms"], "<=", 100.0)
+    figures["round_trips_per_capabilities_get"] = (
+        out["capabilities_calls"]["round_trips_per_request"],
+        "==",
+        1.0,
+    )
+    figures["sweep_passes_3_vs_1_replicas"] = (out["sweep"]["ratio_3_vs_1"], "<=", 1.2)
+    for name, cs in out.get("cold_start", {}).items():
+        figures[f"cold_start_{name}_median_s"] = (cs["median_s"], "<=", cs["goal_s"])
     return {name: _goal(value, op, goal) for name, (value, op, goal) in figures.items()}
 
 
@@ -97,6 +127,32 @@ def table(out: dict[str, Any]) -> str:
         f"HEAD requests measured: {n_small:,}; large fleet: {n_large:,} agents; "
         f"memory {out['memory']['bytes_per_agent']:.0f} B/agent "
         f"(marginal {out['memory']['bytes_per_agent_marginal']:.0f} B/agent)",
+        f"HEAD requests by worker (pid), {out['workers']['workers']} workers: "
+        + ", ".join(f"{pid}: {n:,}" for pid, n in out["workers"]["requests_by_pid"].items())
+        + "; connections: "
+        + ", ".join(f"{pid}: {n}" for pid, n in out["workers"]["connections_by_pid"].items()),
+        f"idle long-poll: {out['longpoll_idle']['redis_commands']} Redis commands in "
+        f"{out['longpoll_idle']['window_s']:g} s while {out['longpoll_idle']['waiters']} "
+        f"requests waited {out['longpoll_idle']['wait_s']:g} s each"
+        f" ({out['longpoll_idle']['statuses']})",
+        f"long-poll woken after a change: {out['longpoll_wake']['samples_ms']} ms",
+        f"GET /capabilities: {out['capabilities_calls']['round_trips_per_request']} round trips,"
+        f" {out['capabilities_calls']['evalsha_per_request']} EVALSHA per request",
+        f"sweep passes/s, interval 0.2 s: 1 replica {out['sweep']['passes_per_s_1_replica']}, "
+        f"3 replicas {out['sweep']['passes_per_s_3_replicas']}",
+        *(
+            f"cold start {name}: median {cs['median_s']:.3f} s of {cs['samples_s']}"
+            for name, cs in out.get("cold_start", {}).items()
+        ),
+        "",
+        "| key type | keys | bytes/key | bytes/agent | encodings |",
+        "|---|---:|---:|---:|---|",
+        *(
+            f"| {kind} | {k['keys']:,} | {k['bytes_per_key']:.0f} | {k['bytes_per_agent']:.1f} | "
+            + " ".join(f"{e}:{n}" for e, n in k["encodings"].items())
+            + " |"
+            for kind, k in out["memory"]["by_kind"].items()
+        ),
         f"Redis inside one HEAD script: {out['head_calls']['inside_scripts_per_request']}",
         f"non-script commands during HEAD: {out['head_calls']['non_script_commands'] or 'none'}; "
         f"during POST: {out['post_calls']['non_script_commands'] or 'none'}",

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 import redis
 
-from loadtests.bodies import agent_body
+from loadtests.bodies import FAMILIES, agent_body
 from service.models import HeartbeatRequest
 from service.settings import Thresholds
 from service.store.keys import Keys
@@ -89,11 +89,11 @@ def fleet(start: int, stop: int, *, tools: int = 2) -> Iterable[dict[str, Any]]:
     return (agent_body(i, tools=tools) for i in range(start, stop))
 
 
-def write_bodies(path: Path, count: int, *, tools: int = 3) -> Path:
+def write_bodies(path: Path, count: int, *, tools: int = 3, families: int = FAMILIES) -> Path:
     """One compact JSON body per line for wrk's POST rotation (agents 0 .. count - 1)."""
     enc = msgspec.json.Encoder()
     with path.open("wb") as out:
-        for body in fleet(0, count, tools=tools):
+        for body in (agent_body(i, tools=tools, families=families) for i in range(count)):
             out.write(enc.encode(body) + b"\n")
     return path
 

@@ -41,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     from service.settings import Settings
 
     settings = Settings(host="127.0.0.1", port=args.port, workers=args.workers, log_level="warning")
-    uvicorn.run("loadtests.trivial_app:create_app", **server_options(settings))
+    app, options = "loadtests.trivial_app:create_app", server_options(settings)
+    if args.workers > 1:
+        from service.workers import serve
+
+        return serve(app, options, args.workers)  # as `registry serve --workers N`
+    uvicorn.run(app, **options)
     return 0
 
 

@@ -1,8 +1,5 @@
 """Agent registry: stateless Litestar replicas over Redis, wire-compatible with MCP Mesh."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("agent-registry")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
+#: The package version, the same as ``[project] version`` in pyproject.toml (a test checks):
+#: a literal, so a cold start does not pay for an ``importlib.metadata`` scan.
+__version__ = "0.1.0"

@@ -71,6 +71,11 @@ DRIFT_LEADER = Gauge(
     "1 while this replica holds the drift lease (computes drift for the fleet), else 0.",
     multiprocess_mode="livemax",
 )
+SWEEP_LEADER = Gauge(
+    "registry_sweep_leader",
+    "1 while this replica holds the sweep lease (sweeps every namespace for the fleet), else 0.",
+    multiprocess_mode="livemax",
+)
 ASSIGNMENTS_LOST = Counter(
     "registry_capability_assignments_lost_total",
     "Agents that reported a runtime capability assignment the store no longer holds"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import time
@@ -33,7 +32,6 @@ from .wiring import Reg, get, problems
 
 _WAIT = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?$")
 MAX_WAIT_S = 60.0
-POLL_EVERY_S = 0.25
 _encoder = msgspec.json.Encoder()
 
 
@@ -53,19 +51,57 @@ async def conditional(
     index: str | None,
     wait: str | None,
     render: Callable[[], Awaitable[Any]],
+    change_index: Callable[[], Awaitable[str | None]],
+    wait_change: Callable[[str, float], Awaitable[None]],
 ) -> Response[bytes]:
-    """Answer with an ETag; 304 on ``If-None-Match``; block while ``index`` is still current."""
+    """Answer with an ETag; 304 on ``If-None-Match``; block while ``index`` is still current.
+
+    The ETag comes from the store's change index (one small read) and the query, so a 304
+    or a still-current long-poll reads no providers and renders nothing. While the store
+    cannot vouch for its index (the sweeper is behind), the ETag is the body's hash.
+    """
     deadline = time.monotonic() + parse_wait(wait)
-    while True:
+    query = _query_of(request)
+    token = await change_index()
+    while index and token and (_same(index, _etag(query, token)) or index == token):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        # Woken by the replica's one listener on a change in the namespace (the index of
+        # this capability may not have moved: then wait again).
+        await wait_change(token, left)
+        token = await change_index()
+    headers = {"Cache-Control": "no-cache"}
+    if token:
+        etag = _etag(query, token)
+        headers |= {"ETag": etag, "X-Registry-Index": token}
+        if _same(request.headers.get("if-none-match"), etag):
+            return Response(b"", status_code=304, headers=headers)
+        body = _encoder.encode(await render())
+    else:
         body = _encoder.encode(await render())
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        if not index or index.strip('"') != etag.strip('"') or time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(POLL_EVERY_S)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if request.headers.get("if-none-match") in (etag, etag.strip('"')):
-        return Response(b"", status_code=304, headers=headers)
+        headers["ETag"] = etag
+        if _same(request.headers.get("if-none-match"), etag):
+            return Response(b"", status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
+
+
+def _query_of(request: Request[Any, Any, Any]) -> bytes:
+    """What the answer depends on besides the store: the path and the query, in order,
+    without the long-poll parameters."""
+    params = sorted(
+        (k, v) for k, v in request.query_params.multi_items() if k not in ("index", "wait")
+    )
+    return (request.url.path + "?" + "&".join(f"{k}={v}" for k, v in params)).encode()
+
+
+def _etag(query: bytes, token: str) -> str:
+    return '"i' + hashlib.blake2b(query + b"#" + token.encode(), digest_size=12).hexdigest() + '"'
+
+
+def _same(given: str | None, etag: str) -> bool:
+    return given is not None and given.strip().strip('"') == etag.strip('"')
 
 
 def _ok(page: type[Any]) -> dict[int, ResponseSpec]:
@@ -104,6 +140,8 @@ class CapabilitiesController(Controller):
             index,
             wait,
             lambda: discovery.capabilities_page(reg, namespace, flt, limit, cursor),
+            lambda: discovery.change_index(reg, namespace),
+            lambda token, left: discovery.wait_change(reg, namespace, token, left),
         )
 
     @get(
@@ -132,4 +170,6 @@ class CapabilitiesController(Controller):
             index,
             wait,
             lambda: discovery.providers_page(reg, name, namespace, flt, limit, cursor),
+            lambda: discovery.change_index(reg, namespace, name),
+            lambda token, left: discovery.wait_change(reg, namespace, token, left),
         )

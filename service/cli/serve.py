@@ -66,9 +66,14 @@ def run(args: argparse.Namespace) -> int:
     if settings.workers > 1:
         _prepare_multiprocess_metrics()
 
+    app, options = "service.app:create_app_from_env", server_options(settings)
+    if settings.workers > 1:
+        from service.workers import serve as serve_workers
+
+        return serve_workers(app, options, settings.workers)
     import uvicorn
 
-    uvicorn.run("service.app:create_app_from_env", **server_options(settings))
+    uvicorn.run(app, **options)
     return 0
 
 

@@ -46,6 +46,10 @@ class McpEndpoint:
         self._app: Litestar | None = None
         self._server: RegistryMcpServer | None = None
         self._loaded = asyncio.Event()
+        # Set by the first /mcp request: the SDK loads on demand, not at start-up, where its
+        # import (a second or more of CPU, GIL-bound even in a thread) delayed a cold
+        # replica's readiness and its first heartbeats.
+        self._wanted = asyncio.Event()
         # Calls abandoned at the time bound: redis-py may swallow a cancel, so they are left
         # to end at their own socket timeout and are only kept referenced until they do.
         self._abandoned: set[asyncio.Task[Any]] = set()
@@ -65,6 +69,14 @@ class McpEndpoint:
                 log.warning("the MCP server did not stop in time; abandoning it")
 
     async def _run(self, stop: asyncio.Event) -> None:
+        wanted = asyncio.ensure_future(self._wanted.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({wanted, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (wanted, stopping):
+            waiter.cancel()
+        if stop.is_set():
+            self._loaded.set()
+            return
         try:
             module = await asyncio.to_thread(importlib.import_module, "service.mcp.server")
             server: RegistryMcpServer = module.RegistryMcpServer(self)
@@ -83,6 +95,7 @@ class McpEndpoint:
         """The Litestar handler that mounts the MCP endpoint at :data:`PATH`."""
 
         async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+            self._wanted.set()
             with suppress(TimeoutError):  # still loading after that long: answer 503 below
                 await asyncio.wait_for(self._loaded.wait(), LOAD_WAIT_S)
             if self._server is None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from service.bundle import Bundle
 from service.domain.profiles import Profiles
 from service.registry.access import Access
+from service.registry.changes import Changes
 from service.registry.fleet import FleetConfig
 from service.settings import Settings
 from service.store.store import Store
@@ -27,6 +28,8 @@ class Registry:
     profiles: Profiles
     access: Access
     fleet: FleetConfig | None = None
+    #: Long-poll wake-ups (one listener per replica); built by the lifespan.
+    changes: Changes | None = None
     started: float = field(default_factory=time.monotonic)
 
     @property

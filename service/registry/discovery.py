@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from service.domain.matching import Candidate
 from service.models import (
     CapabilitiesPage,
@@ -40,6 +42,20 @@ def _entry_ok(flt: AgentFilter, c: Candidate) -> bool:
     )
 
 
+async def change_index(reg: Registry, namespace: str, capability: str = "") -> str | None:
+    """The store's change index for one capability (or the namespace): an unchanged index
+    means an unchanged answer; ``None`` when only a full read can tell."""
+    return await reg.store.change_index(namespace, capability)
+
+
+async def wait_change(reg: Registry, namespace: str, token: str, seconds: float) -> None:
+    """Sleep until ``namespace`` changes after the index ``token`` was read, or ``seconds`` pass."""
+    if reg.changes is None:
+        await asyncio.sleep(seconds)
+        return
+    await reg.changes.wait(namespace, token.split("-", 1)[1], seconds)
+
+
 async def providers_page(
     reg: Registry,
     name: str,
@@ -76,10 +92,11 @@ async def capabilities_page(
     """Capabilities of ``namespace`` with live providers passing ``flt`` (paged by name)."""
     size = page_size(limit, reg.settings)
     start = decode_cursor(cursor, 1)
-    names = await reg.store.capability_names(namespace, start[0] if start else "", size)
+    page = await reg.store.capabilities(namespace, start[0] if start else "", size)
+    names = [name for name, _ in page]
     caps = []
-    for name in names:
-        live = [c for c in await reg.store.providers(namespace, name) if _entry_ok(flt, c)]
+    for name, candidates in page:
+        live = [c for c in candidates if _entry_ok(flt, c)]
         if not live:
             continue
         caps.append(

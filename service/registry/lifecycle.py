@@ -14,8 +14,9 @@ from service.domain.profiles import Profiles
 from service.errors import StoreUnavailable
 from service.registry import drift, sweeper
 from service.registry.access import Access
+from service.registry.changes import Changes
 from service.registry.context import Registry
-from service.registry.fleet import FleetConfig
+from service.registry.fleet import FleetConfig, replica_id
 from service.settings import Settings
 from service.store.config_store import ConfigStore
 from service.store.store import Store
@@ -48,8 +49,16 @@ async def running(
         access=Access(settings, denied),
     )
     _warn_about_auth(settings)
+    # A blocked XREAD must return before the socket timeout, as the fleet watcher's does.
+    reg.changes = Changes(st, block_s=min(1.0, settings.redis_timeout / 2))
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop))]
+    leases, me = ConfigStore(st), replica_id()
+    lease_ms = int(settings.sweep_interval * 1000 * sweeper.LEASE_PASSES)
+
+    async def lead() -> bool:
+        return await leases.lead("sweep", me, lease_ms)
+
+    tasks = [asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop, lead))]
     if baked is not None:
         reg.fleet = await _start_fleet(reg, baked)
         tasks.append(asyncio.create_task(reg.fleet.run(settings.config_refresh, stop)))
@@ -67,6 +76,7 @@ async def running(
                 await asyncio.wait_for(task, timeout=max(5.0, settings.redis_timeout * 3))
             except TimeoutError:
                 log.warning("background task did not stop in time; abandoning it")
+        await reg.changes.close()
         if store is None:
             await st.close()
 

@@ -32,64 +32,79 @@ class Coalescer:
         # Cluster pipelines split by node and cannot batch a namespace's calls the same way;
         # there every call goes out on its own.
         self.enabled = isinstance(client, Redis)
-        self._pending: list[_Call] = []
-        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+        #: The batch being gathered behind this loop turn's leader, if one is gathering.
+        self._pending: list[_Call] | None = None
 
     async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """``script(keys, args)``, possibly sharing a pipeline with concurrent calls."""
+        """``script(keys, args)``, possibly sharing a pipeline with concurrent calls.
+
+        The first caller of a loop turn leads: it yields once so that the calls made in the
+        same turn can queue behind it, then sends them all and hands each its answer. A lone
+        call thus costs one bare yield (no future, no task, no scheduled callback), which
+        matters at low concurrency; followers wait on a future.
+        """
         if not self.enabled:
             return await script(keys=keys, args=args)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((script, keys, args, fut))
-        if len(self._pending) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
-        return await fut
+        if self._pending is not None:
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._pending.append((script, keys, args, fut))
+            if len(self._pending) >= MAX_BATCH:
+                self._pending = None  # full: the next caller leads a new batch
+            return await fut
+        followers: list[_Call] = []
+        self._pending = followers
+        try:
+            await asyncio.sleep(0)  # one loop turn: the other ready handlers queue up
+        finally:
+            if self._pending is followers:
+                self._pending = None
+        if not followers:
+            return await script(keys=keys, args=args)
+        return await self._lead(script, keys, args, followers)
 
-    def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            task = asyncio.get_running_loop().create_task(self._send(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _send(self, batch: list[_Call]) -> None:
-        if len(batch) == 1:
-            script, keys, args, fut = batch[0]
-            try:
-                result = await script(keys=keys, args=args)
-            except asyncio.CancelledError:
-                fut.cancel()
-                raise
-            except Exception as exc:  # the caller's guard turns it into a 503
-                _fail(fut, exc)
-            else:
-                _ok(fut, result)
-            return
+    async def _lead(
+        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], followers: list[_Call]
+    ) -> Any:
         pipe = self.client.pipeline(transaction=False)
-        for script, keys, args, _ in batch:
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
+        for s, k, a, _ in followers:
+            pipe.evalsha(s.sha, len(k), *k, *a)
         try:
             results = await pipe.execute(raise_on_error=False)
         except asyncio.CancelledError:
-            for *_, fut in batch:
-                fut.cancel()
+            # Only the leader was cancelled; the others get an error that reads as a store
+            # failure (a 503, never a 410) rather than waiting for ever.
+            for *_, fut in followers:
+                _fail(fut, ConnectionError("the pipeline carrying this call was cancelled"))
             raise
         except Exception as exc:
-            for *_, fut in batch:
+            for *_, fut in followers:
                 _fail(fut, exc)
-            return
-        for (script, keys, args, fut), result in zip(batch, results, strict=True):
-            if isinstance(result, NoScriptError):
-                # Redis restarted or failed over: the script call loads it and retries.
-                try:
-                    result = await script(keys=keys, args=args)
-                except Exception as exc:
-                    _fail(fut, exc)
-                    continue
-            if isinstance(result, BaseException):
-                _fail(fut, result)
+            raise
+        mine, theirs = results[0], results[1:]
+        for (s, k, a, fut), result in zip(followers, theirs, strict=True):
+            outcome = await _settle(s, k, a, result)
+            if isinstance(outcome, BaseException):
+                _fail(fut, outcome)
             else:
-                _ok(fut, result)
+                _ok(fut, outcome)
+        outcome = await _settle(script, keys, args, mine)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+async def _settle(
+    script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], result: Any
+) -> Any:
+    """A pipelined reply, with ``NOSCRIPT`` (Redis restarted or failed over) retried through
+    the script object, which loads the script and calls it again."""
+    if not isinstance(result, NoScriptError):
+        return result
+    try:
+        return await script(keys=keys, args=args)
+    except Exception as exc:
+        return exc
 
 
 def _ok(fut: asyncio.Future[Any], result: Any) -> None:

@@ -40,6 +40,8 @@ class Scripts:
     sweep: AsyncScript
     providers: AsyncScript
     read_agents: AsyncScript
+    read_index: AsyncScript
+    read_capabilities: AsyncScript
     owner_of: AsyncScript
     set_owner: AsyncScript
     # Fleet config (ConfigStore).

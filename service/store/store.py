@@ -325,10 +325,47 @@ class Store:
         )
         return candidates_of(rows)
 
+    async def change_index(self, ns: str, capability: str = "") -> str | None:
+        """The change index of ``capability`` in ``ns`` (of all of ``ns`` when empty): equal
+        indexes mean an equal discovery answer. ``None`` while the sweeper is behind on a
+        status transition, when only a full read is exact. One small script call."""
+        k = self.keys
+        keys = [k.capver(ns), k.due(ns), k.events(ns)]
+        raw = await self.conn.run(self.scripts.read_index, keys, [capability])
+        return _s(raw) if raw else None
+
+    async def events_after(self, after: dict[str, str], block_ms: int) -> dict[str, str]:
+        """Block up to ``block_ms`` for events newer than ``after`` (namespace -> event id);
+        the newest id of each namespace that had some. One XREAD over every stream."""
+        streams: dict[Any, Any] = {self.keys.events(ns): last for ns, last in after.items()}
+        by_key = {self.keys.events(ns): ns for ns in after}
+        raw: Any = await self.conn.call(self.client.xread(streams, count=1000, block=block_ms))
+        out: dict[str, str] = {}
+        pairs = raw.items() if isinstance(raw, dict) else (raw or ())  # RESP3 map, RESP2 list
+        for key, entries in pairs:
+            if entries:
+                out[by_key[_s(key)]] = _s(entries[-1][0])
+        return out
+
     async def provider_ids(self, ns: str, capability: str) -> list[str]:
         """Agent ids holding an index entry for ``capability`` (live or not yet swept)."""
         fields = await self.conn.call(self.client.hkeys(self.keys.providers(ns, capability)))
         return sorted({_s(f).split(":", 1)[0] for f in fields})
+
+    async def capabilities(
+        self, ns: str, after: str, count: int
+    ) -> list[tuple[str, list[Candidate]]]:
+        """Up to ``count`` capability names of ``ns`` after ``after``, each with its live
+        providers: one script call for the page (not one per capability)."""
+        k = self.keys
+        _, live_prefix, prov_prefix = k.prefixes(ns)
+        lower = f"({after}" if after else "-"
+        out = await self.conn.run(
+            self.scripts.read_capabilities,
+            [k.capindex(ns)],
+            [prov_prefix, live_prefix, lower, count],
+        )
+        return [(_s(out[i]), candidates_of(out[i + 1])) for i in range(0, len(out), 2)]
 
     async def capability_names(self, ns: str, after: str, count: int) -> list[str]:
         """Capability names of ``ns`` with at least one provider entry, after ``after``."""

@@ -134,3 +134,52 @@ async def test_events_filter_by_type_agent_and_time(client: AsyncTestClient[Any]
     assert [e["id"] for e in paged] == [e["id"] for e in events]
     bad = await client.get("/events", params={"since": "yesterday"})
     assert bad.status_code == 422 and bad.json()["field"] == "since"
+
+
+async def test_if_none_match_is_answered_from_the_change_index_without_reading_providers(
+    app_client: Any,
+) -> None:
+    async with app_client(sweep_interval=3600) as client:
+        await client.post("/heartbeat", json=provider("g-1"))
+        path = "/capabilities/greeting/providers"
+        first = await client.get(path)
+        etag, index = first.headers["etag"], first.headers["x-registry-index"]
+        store = client.app.state.registry.store
+        reads = [0]
+        real = store.providers
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            reads[0] += 1
+            return await real(*args, **kwargs)
+
+        store.providers = counted
+        again = await client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.headers["x-registry-index"] == index
+        assert reads == [0]  # one small index read; no providers read, nothing rendered
+        # Another query is another answer: its own ETag.
+        other = await client.get(path, params={"tag": "prod"}, headers={"If-None-Match": etag})
+        assert other.status_code == 200
+        await client.post("/heartbeat", json=provider("g-2"))
+        changed = await client.get(path, headers={"If-None-Match": etag})
+        assert changed.status_code == 200
+        assert changed.headers["x-registry-index"] != index
+        assert [p["agent_id"] for p in changed.json()["providers"]] == ["g-1", "g-2"]
+
+
+async def test_capabilities_page_is_one_script_call_whatever_the_number_of_capabilities(
+    app_client: Any, redis_server: Any
+) -> None:
+    async with app_client(sweep_interval=3600) as client:
+        for i in range(12):
+            await client.post("/heartbeat", json=agent(f"p-{i}", tool(f"fn{i}", f"cap-{i:02d}")))
+        await client.get("/capabilities")  # the scripts are loaded from here on
+        r = redis_server.client()
+        r.config_resetstat()
+        body = (await client.get("/capabilities", params={"limit": 5})).json()
+        stats = r.info("commandstats")
+        r.close()
+        assert [c["name"] for c in body["capabilities"]] == [f"cap-{i:02d}" for i in range(5)]
+        # The change index and the page: two EVALSHA, nothing else from the client.
+        assert stats["cmdstat_evalsha"]["calls"] == 2
+        assert "cmdstat_zrange" not in stats or stats["cmdstat_zrange"]["calls"] == 1

@@ -29,6 +29,12 @@ KEYS = {
     "memory",
     "head_large",
     "lookup_large",
+    "workers",
+    "cold_start",
+    "longpoll_idle",
+    "longpoll_wake",
+    "capabilities_calls",
+    "sweep",
     "ratios",
 }
 
@@ -72,9 +78,13 @@ def test_bench_dry_run_writes_every_figure(tmp_path: Path) -> None:
         "1",
         "--count",
         "50",
+        "--coldstart-runs",
+        "1",
+        "--longpoll-wait",
+        "0.5",
         "--out",
         str(results),
-        timeout=110,
+        timeout=240,  # cold starts, a 2-worker run, 3 sweeping replicas: on a busy machine
     )
     assert out.returncode == 0, out.stdout + out.stderr
     data = json.loads(results.read_text())
@@ -85,6 +95,8 @@ def test_bench_dry_run_writes_every_figure(tmp_path: Path) -> None:
     assert data["head_calls"]["requests"] == 50
     assert data["memory"]["agents"] == 150
     assert "| head_vs_trivial |" in out.stdout
+    assert sum(data["workers"]["requests_by_pid"].values()) > 0
+    assert data["memory"]["by_kind"]
 
 
 def test_propagation_bench_dry_run_reaches_every_agent() -> None:
