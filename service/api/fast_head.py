@@ -33,7 +33,12 @@ log = logging.getLogger("service.api")
 
 PREFIX = "/heartbeat/"
 _CUT = len(PREFIX)
-_STATUS = {heartbeat.Touch.OK: 200, heartbeat.Touch.CHANGED: 202, heartbeat.Touch.GONE: 410}
+_STATUS = {
+    heartbeat.Touch.OK: 200,
+    heartbeat.Touch.CHANGED: 202,
+    heartbeat.Touch.GONE: 410,
+    heartbeat.Touch.FORBIDDEN: 403,  # another identity owns the id (nothing refreshed)
+}
 # What the routed handler's Response(None, media_type=TEXT) puts on the wire.
 _HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"0")]
 _RETRY = [*_HEADERS, (b"retry-after", b"1")]

@@ -1,0 +1,201 @@
+"""The read side of the store: listings, providers, discovery indexes, events, the sweep.
+
+:class:`service.store.store.Store` inherits these; they only read (the sweep aside, which
+the leader runs), each in one script or one pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from service.domain.matching import Candidate
+from service.store.client import AnyRedis
+from service.store.conn import Conn
+from service.store.keys import Keys
+from service.store.results import (
+    AgentRow,
+    EventRow,
+    SweepStats,
+    candidates_of,
+    rows_of,
+)
+from service.store.scripts import Scripts
+
+_json = msgspec.json.Encoder()
+
+__all__ = ["Reads"]
+
+
+def _s(value: Any) -> str:
+    """Redis replies are bytes (no decode_responses); scripts may also return numbers."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# Bound on the ``_where`` guesses kept (least recently used dropped first).
+_WHERE_MAX = 200_000
+
+
+class Reads:
+    """Read operations over the attributes :class:`~service.store.store.Store` sets up."""
+
+    conn: Conn
+    client: AnyRedis
+    keys: Keys
+    scripts: Scripts
+    events_maxlen: int
+
+    async def list_agents(self, ns: str, after: str, count: int) -> tuple[list[AgentRow], str]:
+        """Up to ``count`` agents of ``ns`` with ids after ``after``; returns the last id seen."""
+        k = self.keys
+        doc_prefix, live_prefix, _ = k.prefixes(ns)
+        out = await self.conn.run(
+            self.scripts.read_agents, [k.ids(ns)], [doc_prefix, live_prefix, "range", after, count]
+        )
+        last = _s(out[-1][0]) if len(out) > 1 else ""
+        return rows_of(out), last
+
+    async def agents_by_id(self, ns: str, agent_ids: Sequence[str]) -> list[AgentRow]:
+        """The named agents of ``ns`` (unknown ones are skipped)."""
+        return await self._read(ns, ["ids", *agent_ids]) if agent_ids else []
+
+    async def _read(self, ns: str, args: list[str]) -> list[AgentRow]:
+        k = self.keys
+        doc_prefix, live_prefix, _ = k.prefixes(ns)
+        out = await self.conn.run(
+            self.scripts.read_agents, [k.ids(ns)], [doc_prefix, live_prefix, *args]
+        )
+        return rows_of(out)
+
+    async def providers(self, ns: str, capability: str) -> list[Candidate]:
+        """Live providers of ``capability`` in ``ns``; cost is the number of its providers."""
+        k = self.keys
+        rows = await self.conn.run(
+            self.scripts.providers, [k.providers(ns, capability)], [k.prefixes(ns)[1]]
+        )
+        return candidates_of(rows)
+
+    async def change_index(self, ns: str, capability: str = "") -> str | None:
+        """The change index of ``capability`` in ``ns`` (of all of ``ns`` when empty): equal
+        indexes mean an equal discovery answer. ``None`` while the sweeper is behind on a
+        status transition, when only a full read is exact. One small script call."""
+        k = self.keys
+        keys = [k.capver(ns), k.due(ns), k.events(ns)]
+        raw = await self.conn.run(self.scripts.read_index, keys, [capability])
+        return _s(raw) if raw else None
+
+    async def events_after(self, after: dict[str, str], block_ms: int) -> dict[str, str]:
+        """Block up to ``block_ms`` for events newer than ``after`` (namespace -> event id);
+        the newest id of each namespace that had some. One XREAD over every stream."""
+        streams: dict[Any, Any] = {self.keys.events(ns): last for ns, last in after.items()}
+        by_key = {self.keys.events(ns): ns for ns in after}
+        raw: Any = await self.conn.call(self.client.xread(streams, count=1000, block=block_ms))
+        out: dict[str, str] = {}
+        pairs = raw.items() if isinstance(raw, dict) else (raw or ())  # RESP3 map, RESP2 list
+        for key, entries in pairs:
+            if entries:
+                out[by_key[_s(key)]] = _s(entries[-1][0])
+        return out
+
+    async def provider_ids(self, ns: str, capability: str) -> list[str]:
+        """Agent ids holding an index entry for ``capability`` (live or not yet swept)."""
+        fields = await self.conn.call(self.client.hkeys(self.keys.providers(ns, capability)))
+        return sorted({_s(f).split(":", 1)[0] for f in fields})
+
+    async def capabilities(
+        self, ns: str, after: str, count: int
+    ) -> list[tuple[str, list[Candidate]]]:
+        """Up to ``count`` capability names of ``ns`` after ``after``, each with its live
+        providers: one script call for the page (not one per capability)."""
+        k = self.keys
+        _, live_prefix, prov_prefix = k.prefixes(ns)
+        lower = f"({after}" if after else "-"
+        out = await self.conn.run(
+            self.scripts.read_capabilities,
+            [k.capindex(ns)],
+            [prov_prefix, live_prefix, lower, count],
+        )
+        return [(_s(out[i]), candidates_of(out[i + 1])) for i in range(0, len(out), 2)]
+
+    async def capability_names(self, ns: str, after: str, count: int) -> list[str]:
+        """Capability names of ``ns`` with at least one provider entry, after ``after``."""
+        lo = f"({after}" if after else "-"
+        raw = await self.conn.call(
+            self.client.zrange(self.keys.capindex(ns), lo, "+", bylex=True, offset=0, num=count)
+        )
+        return [_s(r) for r in raw]
+
+    async def namespaces(self) -> list[str]:
+        """Every namespace that has held an agent, sorted."""
+        raw = await self.conn.call(self.client.smembers(self.keys.namespaces()))
+        return sorted(_s(r) for r in raw)
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Agents per namespace and status, as the sweeper last classified them."""
+        names = await self.namespaces()
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        for ns in names:
+            pipe.zcard(k.ids(ns))
+            pipe.scard(k.degraded(ns))
+            pipe.scard(k.expired(ns))
+        raw = await self.conn.call(pipe.execute())
+        out: dict[str, dict[str, int]] = {}
+        for i, ns in enumerate(names):
+            total, degraded, expired = (int(x) for x in raw[3 * i : 3 * i + 3])
+            out[ns] = {
+                "healthy": max(total - degraded - expired, 0),
+                "degraded": degraded,
+                "expired": expired,
+            }
+        return out
+
+    async def events(self, ns: str, start: str, end: str, count: int) -> list[EventRow]:
+        """Raw events of ``ns`` between stream ids ``start`` and ``end`` (XRANGE syntax)."""
+        raw = await self.conn.call(
+            self.client.xrange(self.keys.events(ns), start, end, count=count)
+        )
+        return [
+            EventRow(_s(i), ns, {_s(f): _s(v) for f, v in (fields or {}).items()})
+            for i, fields in raw or ()
+        ]
+
+    async def sweep(self, limit: int = 1000) -> SweepStats:
+        """Process due agents in every namespace: degraded, expired and purged transitions."""
+        k = self.keys
+        totals = [0, 0, 0, 0]
+        per_ns: list[tuple[str, int]] = []
+        for ns in await self.namespaces():
+            doc_prefix, live_prefix, prov_prefix = k.prefixes(ns)
+            keys = [
+                k.due(ns),
+                k.ids(ns),
+                k.capver(ns),
+                k.capindex(ns),
+                k.degraded(ns),
+                k.expired(ns),
+                k.events(ns),
+                *k.noted_hashes(ns),
+            ]
+            args: list[Any] = [
+                limit,
+                doc_prefix,
+                live_prefix,
+                prov_prefix,
+                self.events_maxlen,
+                k.assignment_prefix(ns),
+            ]
+            out = await self.conn.run(self.scripts.sweep, keys, args)
+            for i in range(4):
+                totals[i] += int(out[i])
+            if int(out[2]):
+                per_ns.append((ns, int(out[2])))
+        return SweepStats(
+            looked_at=totals[0],
+            degraded=totals[1],
+            expired=totals[2],
+            purged=totals[3],
+            expired_by_namespace=tuple(per_ns),
+        )
