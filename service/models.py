@@ -27,6 +27,12 @@ TagSpec = Annotated[list[Tag | Annotated[list[Tag], Meta(max_length=16)]], Meta(
 
 MAX_TOOLS = 64
 MAX_DEPENDENCIES = 32
+#: How deeply any JSON body may nest arrays and objects (the body itself is level 1).
+MAX_DEPTH = 32
+#: The encoded size bound of each free-form field of a tool (``kwargs`` and the schemas).
+MAX_FREEFORM_BYTES = 65_536
+#: The tool fields whose content is free-form JSON, bounded by :data:`MAX_FREEFORM_BYTES`.
+FREEFORM_FIELDS = ("kwargs", "input_schema", "output_schema")
 
 
 class Dependency(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -51,7 +57,11 @@ class Tool(
         "output_schema_hash": "outputSchemaHash",
     },
 ):
-    """A tool (MCP Mesh ``@mesh.tool`` function) an agent provides."""
+    """A tool (MCP Mesh ``@mesh.tool`` function) an agent provides.
+
+    ``kwargs``, ``inputSchema`` and ``outputSchema`` are free-form JSON: each is bounded to
+    64 KiB encoded, and every body to 32 levels of nesting.
+    """
 
     function_name: Name
     capability: Capability

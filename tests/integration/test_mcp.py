@@ -196,6 +196,12 @@ async def test_config_resources_are_the_bundle_http_serves(replica: RegistryProc
             assert json.loads(content.text) == (await http.get(path)).json()  # type: ignore[union-attr]
 
 
+def _nest(depth: int) -> Any:
+    return [] if depth == 0 else [_nest(depth - 1)]
+
+
+_deep = {"x": _nest(40)}  # deeper than the edge allows (32), as on HTTP
+_big = {"x": "k" * 70_000}
 BAD_ARGUMENTS = [
     ("agent_heartbeat", {"name": "x"}, "agent_id"),
     ("agent_heartbeat", {"agent_id": "has space"}, "agent_id"),
@@ -208,6 +214,16 @@ BAD_ARGUMENTS = [
         "agent_heartbeat",
         {"agent_id": "a", "tools": [{"function_name": "f", "capability": "c", "version": "x.y"}]},
         "tools[0].version",
+    ),
+    (
+        "agent_heartbeat",
+        {"agent_id": "a", "tools": [{"function_name": "f", "capability": "c", "kwargs": _deep}]},
+        "arguments",
+    ),
+    (
+        "agent_heartbeat",
+        {"agent_id": "a", "tools": [{"function_name": "f", "capability": "c", "kwargs": _big}]},
+        "tools[0].kwargs",
     ),
     ("list_available_agents", {"status": "sleeping"}, "status"),
     ("list_available_agents", {"version": ">>1"}, "version"),
