@@ -16,6 +16,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from service import __version__
 from service.api import admin, agents, capabilities, config, drift, events, health, heartbeat
 from service.api import metrics as metrics_api
+from service.api.body_timeout import body_timeout
 from service.api.problems import parameter_error, registry_error
 from service.api.wiring import DEPENDENCIES
 from service.bundle import load_bundle
@@ -80,7 +81,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan, mcp.lifespan],
-        middleware=[prometheus.middleware],
+        middleware=[body_timeout(settings.body_read_timeout), prometheus.middleware],
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={
             RegistryError: registry_error,

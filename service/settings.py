@@ -35,7 +35,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    keepalive_timeout: float = 75.0
+    keepalive_timeout: float = 30.0
+    body_read_timeout: float = 10.0
+    max_connections: int = 1024
     thresholds: Thresholds = field(default_factory=Thresholds)
     bundle_dir: Path | None = None
     deploy_revision: int = 0
@@ -104,6 +106,12 @@ class Settings:
             workers=e.integer("REGISTRY_WORKERS", _D.workers, minimum=1, maximum=256),
             keepalive_timeout=e.number(
                 "REGISTRY_KEEPALIVE_TIMEOUT", _D.keepalive_timeout, minimum=1
+            ),
+            body_read_timeout=e.number(
+                "REGISTRY_BODY_READ_TIMEOUT", _D.body_read_timeout, minimum=0.1
+            ),
+            max_connections=e.integer(
+                "REGISTRY_MAX_CONNECTIONS", _D.max_connections, minimum=1, maximum=1_000_000
             ),
             thresholds=thresholds,
             bundle_dir=Path(bundle) if bundle else None,

@@ -43,6 +43,7 @@ _DESCRIPTIONS = {
     401: "No bearer token",
     403: "A wrong token, or the operation is disabled",
     404: "The named agent, capability, profile or version does not exist",
+    408: "The body did not arrive within REGISTRY_BODY_READ_TIMEOUT",
     413: "The body exceeds REGISTRY_MAX_BODY_BYTES",
     422: "A field is out of bounds or malformed; `field` names it",
     503: "The store (Redis) is unavailable: back off and retry (Retry-After)",
