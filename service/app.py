@@ -11,14 +11,15 @@ from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 
 from service import __version__
 from service.api import admin, agents, capabilities, config, drift, events, health, heartbeat
 from service.api import metrics as metrics_api
+from service.api.allow import AllowHeader
 from service.api.body_timeout import body_timeout
 from service.api.problems import parameter_error, registry_error
-from service.api.wiring import DEPENDENCIES
+from service.api.wiring import DEPENDENCIES, exact_body_schemas
 from service.bundle import load_bundle
 from service.errors import RegistryError
 from service.mcp import McpEndpoint
@@ -76,12 +77,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             config.ConfigController,
             drift.drift,
             admin.AdminController,
-            PrometheusController,
+            metrics_api.MetricsController,
             mcp.route(),
         ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan, mcp.lifespan],
-        middleware=[body_timeout(settings.body_read_timeout), prometheus.middleware],
+        on_startup=[exact_body_schemas],
+        middleware=[AllowHeader, body_timeout(settings.body_read_timeout), prometheus.middleware],
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={
             RegistryError: registry_error,

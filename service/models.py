@@ -11,18 +11,45 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-AgentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
+# Patterns end in "$(?!\n)": Python's "$" also matches before a final newline ("agent\n"
+# would pass msgspec), ECMA-262's (the OpenAPI document's) does not; this form means the
+# same in both, so the document and the decoder accept exactly the same strings.
+END = r"$(?!\n)"
+AGENT_ID_PATTERN = r"^[A-Za-z0-9_-]+" + END
+NAMESPACE_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?" + END
+CAPABILITY_PATTERN = r"^[A-Za-z0-9_.:/-]+" + END
+
+# Versions and constraints: a subset of what the matching rules parse (PEP 440 versions,
+# docs/matching.md constraints) that a regular expression can state, so that every string
+# the document calls valid is accepted (tests/unit/test_properties.py proves it).
+_REL = r"[0-9]{1,6}(\.[0-9]{1,6}){0,3}"
+_PRE = r"(-?(a|b|rc|alpha|beta)\.?[0-9]{0,6})?"
+_POST_DEV = r"([-.]?(post|dev)[0-9]{0,6})?"
+_LOCAL = r"(\+[a-z0-9]{1,16}(\.[a-z0-9]{1,16}){0,3})?"
+VERSION_PATTERN = rf"^v?{_REL}{_PRE}{_POST_DEV}{_LOCAL}" + END
+_V = rf"{_REL}{_PRE}{_POST_DEV}"
+_TERM = (
+    rf"((>=|<=|>|<|==|!=|=) ?{_V}"  # a comparison
+    r"|(==|!=) ?[0-9]{1,6}(\.[0-9]{1,6}){0,2}\.\*"  # PEP 440 prefix match
+    r"|~= ?[0-9]{1,6}(\.[0-9]{1,6}){1,3}"  # PEP 440 compatible release
+    rf"|[~^][0-9]{{1,6}}(\.[0-9]{{1,6}}){{0,2}}{_PRE}"  # npm tilde and caret
+    r"|[0-9]{1,6}(\.[0-9]{1,6})?\.[xX*]"  # a wildcard
+    rf"|{_V}"  # a bare partial or full version
+    r"|[*xX])"  # any
+)
+_ALT = rf"{_TERM}((, ?| ){_TERM}){{0,7}}"
+CONSTRAINT_PATTERN = rf"^(latest|{_ALT}( ?\|\| ?{_ALT}){{0,3}})?" + END
+
+AgentId = Annotated[str, Meta(pattern=AGENT_ID_PATTERN, min_length=1, max_length=64)]
 # A DNS label, so namespaces can be used verbatim in Redis hash tags and Kubernetes names.
-Namespace = Annotated[
-    str, Meta(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", min_length=1, max_length=63)
-]
+Namespace = Annotated[str, Meta(pattern=NAMESPACE_PATTERN, min_length=1, max_length=63)]
 Name = Annotated[str, Meta(min_length=1, max_length=128)]
-Capability = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:/-]+$", min_length=1, max_length=128)]
+Capability = Annotated[str, Meta(pattern=CAPABILITY_PATTERN, min_length=1, max_length=128)]
 Tag = Annotated[str, Meta(min_length=1, max_length=64)]
 ShortText = Annotated[str, Meta(max_length=256)]
 Description = Annotated[str, Meta(max_length=4096)]
-VersionText = Annotated[str, Meta(max_length=64)]
-Constraint = Annotated[str, Meta(max_length=128)]
+VersionText = Annotated[str, Meta(pattern=VERSION_PATTERN, max_length=64)]
+Constraint = Annotated[str, Meta(pattern=CONSTRAINT_PATTERN, max_length=128)]
 TagSpec = Annotated[list[Tag | Annotated[list[Tag], Meta(max_length=16)]], Meta(max_length=32)]
 
 MAX_TOOLS = 64

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, delete
+from litestar import Controller, delete
 
 from service.models import AgentsPage, AgentView, HealthView
 from service.registry import agents
@@ -63,7 +63,6 @@ class AgentsController(Controller):
         summary="Deregister gracefully",
         responses=problems(400, 404, 503),
     )
-    async def delete_agent(self, reg: Reg, agent_id: AgentIdPath) -> Response[None]:
+    async def delete_agent(self, reg: Reg, agent_id: AgentIdPath) -> None:
         """Remove the agent; consumers are rewired at their next heartbeat."""
         await agents.deregister(reg, agent_id)
-        return Response(None, status_code=204)

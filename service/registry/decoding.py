@@ -19,6 +19,7 @@ from service.models import MAX_DEPTH
 
 T = TypeVar("T")
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`")
+_REGEX = re.compile(r"matching regex '.{48,}?'(?= - at `|$)")
 _MISSING = re.compile(r"missing required field `(?P<name>[^`]+)`")
 # A JSON string (escapes included): its content never counts towards nesting.
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -55,7 +56,8 @@ def decode_json(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
     try:
         return decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        msg = str(exc)
+        # A long pattern says nothing to a caller; the OpenAPI document has it.
+        msg = _REGEX.sub("in the documented format (see the OpenAPI schema)", str(exc))
         match = _PATH.search(msg)
         field = _field(match.group("path")) if match else None
         detail = msg[: match.start()] if match else msg
