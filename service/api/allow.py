@@ -34,7 +34,7 @@ class AllowHeader:
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"
                 ]
                 headers.append((b"allow", allow))
-                message = {**message, "headers": headers}  # type: ignore[typeddict-item]
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, patched)

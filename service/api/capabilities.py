@@ -31,7 +31,7 @@ from .params import (
 )
 from .wiring import Reg, get, problems
 
-_WAIT = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?$")
+_WAIT = re.compile(r"(?P<n>[0-9]{1,9}(?:\.[0-9]{1,6})?)(?P<unit>ms|s|m)?\Z")
 MAX_WAIT_S = 60.0
 POLL_EVERY_S = 0.25
 _encoder = msgspec.json.Encoder()
@@ -39,9 +39,9 @@ _encoder = msgspec.json.Encoder()
 
 def parse_wait(text: str | None) -> float:
     """``30s``, ``500ms``, ``1m`` or plain seconds, capped at :data:`MAX_WAIT_S`."""
-    if not text:
+    if text is None:
         return 0.0
-    m = _WAIT.match(text.strip())
+    m = _WAIT.match(text)
     if not m:
         raise InvalidInput("wait: use a duration such as 30s or 500ms", field="wait")
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0}[m.group("unit") or "s"]

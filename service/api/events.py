@@ -6,15 +6,11 @@ from typing import Annotated
 
 from litestar.params import QueryParameter
 
-from service.models import EventsPage
+from service.models import AGENT_ID_PATTERN, EventsPage
 from service.registry import events
 
-from .params import CursorQuery, EventTypesQuery, LimitQuery, NamespaceQuery
+from .params import EventCursorQuery, EventTypesQuery, LimitQuery, NamespaceQuery, TimeQuery
 from .wiring import Reg, get, problems
-
-_Time = Annotated[
-    str | None, QueryParameter(max_length=64, description="Epoch ms or an RFC 3339 timestamp")
-]
 
 
 @get(
@@ -25,13 +21,13 @@ async def list_events(
     type: EventTypesQuery = None,
     agent_id: Annotated[
         str | None,
-        QueryParameter(pattern=r"^[A-Za-z0-9_-]+$", max_length=64, description="Only this agent"),
+        QueryParameter(pattern=AGENT_ID_PATTERN, max_length=64, description="Only this agent"),
     ] = None,
     namespace: NamespaceQuery = None,
-    since: _Time = None,
-    until: _Time = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
     limit: LimitQuery = None,
-    cursor: CursorQuery = None,
+    cursor: EventCursorQuery = None,
 ) -> EventsPage:
     """Oldest first. ``since``/``until`` bound the time; ``next_cursor`` continues."""
     return await events.events_page(

@@ -7,12 +7,13 @@ from typing import Any
 
 from litestar import MediaType, Response, head, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
 from service.models import HeartbeatRequest, HeartbeatResponse
 from service.registry import heartbeat
 
+from .params import AgentIdHeadPath
 from .wiring import JsonBody, Reg, problems
 
 _HEAD_STATUS = {heartbeat.Touch.OK: 200, heartbeat.Touch.CHANGED: 202, heartbeat.Touch.GONE: 410}
@@ -70,7 +71,7 @@ def _no_body(description: str) -> ResponseSpec:
         503: _no_body("The store is unavailable: back off and retry (never re-register)"),
     },
 )
-async def head_heartbeat(agent_id: FromPath[str], reg: Reg) -> Response[None]:
+async def head_heartbeat(agent_id: AgentIdHeadPath, reg: Reg) -> Response[None]:
     """Refresh the TTL. A store failure is 503, never 410: 410 makes agents re-register."""
     if not heartbeat.AGENT_ID.match(agent_id):
         heartbeat.count("head", "invalid")

@@ -19,7 +19,7 @@ class MetricsController(PrometheusController):
         summary="Prometheus metrics (text exposition format)",
         tags=["metrics"],
     )
-    async def get(self) -> Response[bytes]:  # type: ignore[override]
+    async def get(self) -> Response[bytes]:
         """Every registry and process metric, in the Prometheus text format."""
         answer: Response[bytes] = await PrometheusController.get.fn(self)
         return answer

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: The path form of an agent id (the body form is validated by ``models.AgentId``).
-AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _MESSAGES = {"register": "Agent registered via heartbeat"}
 _TOUCH_RESULT = {Touch.OK: "ok", Touch.CHANGED: "changed", Touch.GONE: "gone"}
 _KNOWN_FIELDS = frozenset(HeartbeatRequest.__struct_encode_fields__)

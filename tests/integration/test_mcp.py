@@ -227,11 +227,11 @@ BAD_ARGUMENTS = [
     ),
     ("list_available_agents", {"status": "sleeping"}, "status"),
     ("list_available_agents", {"version": ">>1"}, "version"),
-    ("list_available_agents", {"cursor": "not-a-cursor"}, "cursor"),
+    ("list_available_agents", {"cursor": "not a cursor!"}, "cursor"),
     ("list_available_agents", {"capabilty": "greeting"}, "capabilty"),
     ("get_capability_providers", {}, "capability"),
     ("get_capability_providers", {"capability": "greeting", "limit": 0}, "limit"),
-    ("get_capability_providers", {"capability": "greeting", "limit": 10**6}, "limit"),
+    ("get_capability_providers", {"capability": "greeting", "limit": -5}, "limit"),
     ("get_capability_providers", {"capability": "greeting", "namespace": "UPPER"}, "namespace"),
     ("get_agent_health_status", {"agent_id": "a" * 65}, "agent_id"),
     ("get_agent_health_status", {"agent_id": "nobody"}, "agent_id"),  # not registered
