@@ -10,7 +10,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from hypothesis import HealthCheck, settings
 from support import RedisCluster, RedisServer
+
+# Property tests: no deadline (two shared cores make timings noise), no example database
+# left in the work tree, and fixtures shared across examples on purpose (one app, one Redis).
+settings.register_profile(
+    "registry",
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile("registry")
 
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "mcp-mesh-captures"
 
