@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.dto import AbstractDTO, DTOFieldDefinition
 from litestar.dto._backend import DTOBackend
+from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Reference, Schema
@@ -136,7 +137,7 @@ class JsonBody(AbstractDTO[T], Generic[T]):
         return decode_json(value, decoder)
 
 
-def get(path: str, **options: Any) -> Any:
+def get(path: str, **options: Any) -> HTTPRouteHandler:
     """A GET route that also answers HEAD (``curl -I``): the same status and headers, the
     ETag included, without the body (the server drops it)."""
     return route(path, http_method=[HttpMethod.GET, HttpMethod.HEAD], **options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -89,7 +90,7 @@ def test_rank_returns_exactly_the_matching_live_providers_best_first(
     ]
     # Preferred-tag score never increases down the list; ties fall back to the higher version.
     assert [k[0] for k in keys] == sorted(k[0] for k in keys)
-    for a, b in zip(ranked, ranked[1:], strict=False):
+    for a, b in itertools.pairwise(ranked):
         if tag_score(a.entry.tags, spec) == tag_score(b.entry.tags, spec):
             assert parse_version(a.entry.version) >= parse_version(b.entry.version)
 
