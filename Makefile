@@ -33,8 +33,8 @@ redis-server: ## Make sure redis-server is installed (apt, when run as root)
 	fi
 
 .PHONY: promtool
-promtool: ## Make sure promtool is installed (apt package prometheus, when run as root)
-	@command -v promtool >/dev/null && exit 0; \
+promtool: ## Make sure promtool and prometheus are installed (apt package prometheus, when run as root)
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
 		command -v systemctl >/dev/null && systemctl disable --now prometheus >/dev/null 2>&1 || true; \
@@ -42,13 +42,24 @@ promtool: ## Make sure promtool is installed (apt package prometheus, when run a
 		echo "promtool is missing: install it (Debian/Ubuntu: sudo apt-get install prometheus)"; exit 1; \
 	fi
 
+.PHONY: chromium
+chromium: ## Make sure headless Chromium and its driver are installed (apt, when run as root; the /ui test)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	else \
+		echo "chromium is missing: install it (Debian/Ubuntu: sudo apt-get install chromium chromium-driver)"; exit 1; \
+	fi
+
 .PHONY: bundle
 bundle: $(STAMP) ## Build the dev config bundle into .bundle (served by `make run`)
 	$(VENV)/bin/registry-build build --env dev --out .bundle -q
 
+PORT ?= 8000
+
 .PHONY: run
-run: bundle ## Run one replica on 127.0.0.1:8000 with the embedded store and the dev bundle
-	REGISTRY_BUNDLE_DIR=.bundle $(VENV)/bin/registry serve --host 127.0.0.1 --port 8000
+run: bundle ## Run one replica on 127.0.0.1:PORT (default 8000; make run PORT=8001) with the embedded store and the dev bundle
+	REGISTRY_BUNDLE_DIR=.bundle $(VENV)/bin/registry serve --host 127.0.0.1 --port $(PORT)
 
 .PHONY: validate
 validate: $(STAMP) ## Validate templates, values and schemas for every environment (CI gate)
@@ -62,6 +73,10 @@ bench-build: $(STAMP) ## Benchmark: build + validate 1,000 profiles x 3 environm
 helm-lint: $(STAMP) promtool ## Render, lint, validate and test the Helm chart
 	$(VENV)/bin/python helm/tools/values_table.py --check
 	$(VENV)/bin/pytest tests/unit/helm
+
+.PHONY: helm-template
+helm-template: $(STAMP) ## Print the chart's rendered manifests (ARGS='-f values-prod.yaml --set redis.url=...')
+	@$(VENV)/bin/python helm/tools/template.py $(ARGS)
 
 .PHONY: helm-docs
 helm-docs: $(STAMP) ## Regenerate the values table in helm/agent-registry/README.md
@@ -100,7 +115,7 @@ fmt: $(STAMP) ## Format and autofix with ruff
 	$(VENV)/bin/ruff check --fix .
 
 .PHONY: test
-test: $(STAMP) redis-server promtool ## Install everything; lint, validate configs, run every test
+test: $(STAMP) redis-server promtool chromium ## Install everything; lint, validate configs, run every test
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory validate
 	$(VENV)/bin/python helm/tools/values_table.py --check

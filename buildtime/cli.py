@@ -235,3 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ProjectError, GitError, BundleError) as exc:
         print(f"registry-build: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `registry-build diff ... | head`: the reader left. Exit quietly, like other Unix
+        # tools; point stdout at /dev/null so the interpreter's final flush cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

@@ -166,22 +166,54 @@ class Renderer:
         try:
             return load_yaml(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1} of the rendered output" if mark else ""
-            snippet = ""
-            if mark is not None:
-                lines = text.splitlines()
-                if 0 <= mark.line < len(lines):
-                    snippet = f": {lines[mark.line].strip()!r}"
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise RenderError(
-                Issue(
-                    "yaml-syntax",
-                    f"rendered output is not valid YAML{where}{snippet} ({problem})",
-                    self.file_of(template),
-                    hint="check indentation around blocks and includes; quote values with | json",
-                )
-            ) from None
+            raise RenderError(self._yaml_issue(template, text, exc)) from None
+
+    def _yaml_issue(self, template: str, text: str, exc: yaml.YAMLError) -> Issue:
+        """A YAML error in rendered output, traced back to the template line that wrote it."""
+        lines = text.splitlines()
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        parts: list[str] = []
+        file, line = self.file_of(template), None
+        # The problem mark, then where the construct began (an unclosed `[` is reported at
+        # the end of the document, but began on the line that needs fixing).
+        for mark in (getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)):
+            if mark is None or not 0 <= mark.line < len(lines) or not lines[mark.line].strip():
+                continue
+            rendered = lines[mark.line].strip()
+            where = f"line {mark.line + 1} of the rendered output ({rendered!r})"
+            origins = self._origins(template, rendered)
+            if len(origins) == 1:
+                file, line = origins[0]
+                where += f", written by {file} line {line}"
+            elif origins:
+                where += ", written by one of " + ", ".join(f"{f}:{n}" for f, n in origins[:3])
+            parts.append(where)
+        where = "; ".join(parts) or "the rendered output"
+        return Issue(
+            "yaml-syntax",
+            f"rendered output of {self.file_of(template)} is not valid YAML at {where} ({problem})",
+            file,
+            line,
+            hint="check indentation around blocks and includes; quote values with | json",
+        )
+
+    def _origins(self, template: str, rendered: str) -> list[tuple[str, int]]:
+        """Template lines (of ``template`` and everything it uses) that can render ``rendered``.
+
+        A source line matches when its literal text equals the rendered line, with each
+        ``{{ expression }}`` standing for any text and statements and comments removed.
+        """
+        found: list[tuple[str, int]] = []
+        for ref in sorted(self.referenced(template)):
+            try:
+                source = self.env.loader.get_source(self.env, ref)[0]  # type: ignore[union-attr]
+            except (jinja2.TemplateError, OSError):
+                continue
+            for number, src in enumerate(source.splitlines(), start=1):
+                pattern = _line_pattern(src)
+                if pattern is not None and pattern.fullmatch(rendered):
+                    found.append((self.file_of(ref), number))
+        return found
 
     def check_name(self, name: str) -> Issue | None:
         """An issue if ``name`` cannot be a profile name."""
@@ -214,3 +246,21 @@ class Renderer:
     def template_paths(self, template: str) -> list[Path]:
         """Files feeding ``template`` (itself and everything it references)."""
         return sorted(self.project.templates / ref for ref in self.referenced(template))
+
+
+_JINJA_TAG = re.compile(r"({{.*?}}|{%.*?%}|{#.*?#})")
+
+
+def _line_pattern(source_line: str) -> re.Pattern[str] | None:
+    """A regex for what one template line renders to; ``None`` if it writes no literal text."""
+    pieces = _JINJA_TAG.split(source_line.strip())
+    literal = "".join(p for i, p in enumerate(pieces) if i % 2 == 0)
+    if not literal.strip():
+        return None
+    out = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            out.append(re.escape(piece))
+        elif piece.startswith("{{"):
+            out.append(".*?")
+    return re.compile("".join(out).strip())

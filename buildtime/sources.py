@@ -44,7 +44,12 @@ def build_ref(project: Project, ref: str, env: str, environ: Mapping[str, str]) 
 
 
 def resolve_source(project: Project, source: str, env: str, environ: Mapping[str, str]) -> Resolved:
-    """``source`` is a bundle directory, ``.`` (the work tree) or a git ref."""
+    """``source`` is a bundle directory, ``.`` (the work tree), a git ref, or an environment.
+
+    An environment name (``prod``) that is not also a git ref means the work tree built for
+    that environment, so ``diff prod .`` works in a fresh clone with no ``prod`` branch.
+    A git ref of the same name wins: that is the deployed branch of the branch mapping.
+    """
     path = Path(source)
     if (path / MANIFEST).is_file():
         return Resolved(load_bundle(path), f"bundle {source}")
@@ -53,7 +58,11 @@ def resolve_source(project: Project, source: str, env: str, environ: Mapping[str
     try:
         resolve_ref(project.root, source)
     except GitError:
+        if source in project.environments:
+            return Resolved(build_worktree(project, source, environ), f"work tree ({source})")
+        envs = ", ".join(project.environments)
         raise GitError(
-            f"{source!r} is neither a bundle directory (no {MANIFEST}), '.', nor a git ref"
+            f"{source!r} is not a bundle directory (no {MANIFEST}), '.', an environment "
+            f"({envs}) or a git ref (branch, tag or commit)"
         ) from None
     return Resolved(build_ref(project, source, env, environ), f"{source} ({env})")

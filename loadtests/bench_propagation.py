@@ -78,7 +78,8 @@ def _bundle(out: Path, greeting: str, interval: float) -> str:
 def _serve(workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
     exe = Path(sys.executable).with_name("registry")
-    full = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")} | env
+    full = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    full = full | {"REGISTRY_AUTH": "off"} | env  # benchmarks measure the registry without auth
     log = (workdir / f"registry-{port}.log").open("wb")
     proc = subprocess.Popen(
         [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -130,7 +130,15 @@ def start_redis(workdir: Path, cpus: str | None = None) -> Proc:
 def registry_env(redis_url: str, **extra: str) -> dict[str, str]:
     """This environment minus inherited ``REGISTRY_*``, plus the Redis URL and ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    env.update({"REGISTRY_REDIS_URL": redis_url, "REGISTRY_LOG_LEVEL": "warning", **extra})
+    # Benchmarks measure the registry without auth unless they pass REGISTRY_AUTH themselves.
+    env.update(
+        {
+            "REGISTRY_REDIS_URL": redis_url,
+            "REGISTRY_LOG_LEVEL": "warning",
+            "REGISTRY_AUTH": "off",
+            **extra,
+        }
+    )
     return env
 
 

@@ -1,10 +1,10 @@
 """The framework ceiling: a trivial JSON endpoint served exactly like a replica.
 
 It lives here, not in ``service/``, so production never ships a benchmark route. It is
-served by :func:`service.cli.run_server` with :func:`service.cli.server_options` (what
-``registry serve`` uses: same server, loop, timeouts, worker count, access log off), and it
-runs the same kind of middleware stack a replica has on its heartbeat path: none beyond
-Litestar's own, since the replica's Prometheus middleware skips ``/heartbeat``.
+served by uvicorn with :func:`service.cli.server_options` (the options ``registry serve``
+uses: same loop, HTTP parser, worker count, access log off), and it runs the same kind of
+middleware stack a replica has on its heartbeat path: none beyond Litestar's own, since the
+replica's Prometheus middleware skips ``/heartbeat``.
 
     python -m loadtests.trivial_app --port 8100 --workers 1
 """
@@ -29,17 +29,19 @@ def create_app() -> Litestar:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve the ceiling app on loopback with the replica's server options."""
+    """Serve the ceiling app on loopback with the replica's uvicorn options."""
     parser = argparse.ArgumentParser(prog="python -m loadtests.trivial_app")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from service.cli import run_server
+    import uvicorn
+
+    from service.cli import server_options
     from service.settings import Settings
 
     settings = Settings(host="127.0.0.1", port=args.port, workers=args.workers, log_level="warning")
-    run_server("loadtests.trivial_app:create_app", settings)
+    uvicorn.run("loadtests.trivial_app:create_app", **server_options(settings))
     return 0
 
 

@@ -6,12 +6,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig
+from litestar.types import ControllerRouterHandler, Guard
 
 from service import __version__
 from service.api import admin, agents, capabilities, config, drift, events, health, heartbeat
@@ -19,13 +20,20 @@ from service.api import metrics as metrics_api
 from service.api.allow import AllowHeader
 from service.api.body_timeout import body_timeout
 from service.api.problems import parameter_error, registry_error
-from service.api.wiring import DEPENDENCIES, exact_body_schemas
+from service.api.wiring import (
+    DEPENDENCIES,
+    admin_guard,
+    agent_guard,
+    exact_body_schemas,
+    read_guard,
+)
 from service.bundle import load_bundle
 from service.errors import RegistryError
 from service.mcp import McpEndpoint
 from service.registry.lifecycle import running
 from service.settings import Settings
 from service.store.store import Store
+from service.ui import DashboardController
 
 log = logging.getLogger("service")
 
@@ -63,22 +71,39 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         # Heartbeats have their own metrics; excluding them keeps the hot path lean.
         exclude=["/heartbeat", "/metrics"],
     )
+    open_groups = settings.auth.open_endpoints
     return Litestar(
         route_handlers=[
-            heartbeat.post_heartbeat,
-            heartbeat.head_heartbeat,
-            agents.AgentsController,
-            capabilities.CapabilitiesController,
-            events.list_events,
-            health.health,
-            health.live,
-            health.ready,
-            metrics_api.registry_metrics,
-            config.ConfigController,
-            drift.drift,
-            admin.AdminController,
-            metrics_api.MetricsController,
-            mcp.route(),
+            # One guard per route group: who may call is declared here, once.
+            Router(
+                "/",
+                guards=[agent_guard],
+                route_handlers=[
+                    heartbeat.post_heartbeat,
+                    heartbeat.head_heartbeat,
+                ],
+            ),
+            Router(
+                "/",
+                guards=[read_guard],
+                route_handlers=[
+                    agents.AgentsController,
+                    capabilities.CapabilitiesController,
+                    events.list_events,
+                    metrics_api.registry_metrics,
+                    config.ConfigController,
+                    drift.drift,
+                    DashboardController,  # /ui: read-only, so the read scope
+                ],
+            ),
+            Router(
+                "/",
+                guards=[admin_guard],
+                route_handlers=[admin.AdminController, admin.OwnershipController],
+            ),
+            _group([health.health, health.live, health.ready], "health" in open_groups),
+            _group([metrics_api.MetricsController], "metrics" in open_groups),
+            mcp.route(),  # each tool checks the same scopes itself
         ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan, mcp.lifespan],
@@ -93,6 +118,12 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )
+
+
+def _group(handlers: list[ControllerRouterHandler], is_open: bool) -> Router:
+    """Probes and metrics: open, or for ``read`` callers (``REGISTRY_OPEN_ENDPOINTS``)."""
+    guards: list[Guard] = [] if is_open else [read_guard]
+    return Router("/", guards=guards, route_handlers=handlers)
 
 
 def _configure_logging(level: str) -> None:

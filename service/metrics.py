@@ -39,6 +39,9 @@ STORE_ERRORS = Counter(
 def set_agent_counts(counts: dict[str, dict[str, int]]) -> None:
     """Publish per-namespace, per-status agent counts read from Redis."""
     for ns, by_status in counts.items():
+        # A 0 sample from the start: increase() (the mass-expiry alert) cannot count the
+        # first expiries of a counter whose first sample already holds them.
+        EXPIRIES.labels(namespace=ns)
         for status, n in by_status.items():
             AGENTS.labels(status=status, namespace=ns).set(n)
 
@@ -77,4 +80,10 @@ UNKNOWN_FIELDS = Counter(
     "registry_heartbeat_unknown_fields_total",
     "Heartbeat bodies that carried top-level fields this registry does not know (accepted and"
     " ignored, as MCP Mesh compatibility needs; each new name is logged once at debug level).",
+)
+AUTH_FAILURES = Counter(
+    "registry_auth_failures_total",
+    "Requests refused by authentication or authorization, by reason (missing, invalid,"
+    " expired, scope, agent, namespace, owner).",
+    ["reason"],
 )

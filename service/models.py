@@ -211,6 +211,8 @@ class AgentView(msgspec.Struct, kw_only=True, frozen=True):
     last_seen: str | None
     updated_at: str
     config_version: str | None = None
+    # The identity the id is bound to; shown to admins only (left out for everyone else).
+    owner: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class AgentsPage(msgspec.Struct, kw_only=True, frozen=True):

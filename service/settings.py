@@ -8,16 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from service.auth_config import AuthConfig
 from service.domain.thresholds import RULE, threshold_problems
 from service.domain.thresholds import Thresholds as Thresholds  # re-exported
+from service.envreader import EnvReader, SettingsError
+
+__all__ = ["RedisMode", "Settings", "SettingsError", "Thresholds"]
 
 RedisMode = Literal["standalone", "sentinel", "cluster"]
 _REDIS_MODES: tuple[str, ...] = ("standalone", "sentinel", "cluster")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    keepalive_timeout: float = 30.0
+    keepalive_timeout: float = 75.0
     body_read_timeout: float = 10.0
     max_connections: int = 1024
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -47,8 +47,10 @@ class Settings:
     max_page_size: int = 1000
     events_maxlen: int = 10_000
     sweep_interval: float = 1.0
-    admin_token: str | None = None
-    agent_tokens: tuple[str, ...] = ()
+    # The admin token shorthand (REGISTRY_ADMIN_TOKEN, a mounted Secret): hashed when the
+    # authenticator is built, never logged, never shown in a repr.
+    admin_token: str | None = field(default=None, repr=False)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     config_refresh: float = 1.0
     config_claim_ttl: float = 5.0
     drift_interval: float = 15.0
@@ -62,7 +64,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate settings; raise :class:`SettingsError` naming the bad variable."""
-        e = _Env(os.environ if env is None else env)
+        e = EnvReader(os.environ if env is None else env)
         mode = e.choice("REGISTRY_REDIS_MODE", _REDIS_MODES, _D.redis_mode)
         sentinels = e.hostports("REGISTRY_REDIS_SENTINELS")
         if mode == "sentinel" and not sentinels:
@@ -75,6 +77,8 @@ class Settings:
         if mode == "cluster" and url is None:
             raise SettingsError("REGISTRY_REDIS_URL is required when REGISTRY_REDIS_MODE=cluster")
         thresholds = _thresholds(e)
+        host = e.text("REGISTRY_HOST") or _D.host
+        admin = e.secret("REGISTRY_ADMIN_TOKEN")
         bundle = e.text("REGISTRY_BUNDLE_DIR")
         max_page = e.integer("REGISTRY_MAX_PAGE_SIZE", _D.max_page_size, minimum=1)
         page = e.integer("REGISTRY_PAGE_SIZE", _D.page_size, minimum=1)
@@ -83,7 +87,6 @@ class Settings:
         prefix = e.text("REGISTRY_KEY_PREFIX") or _D.key_prefix
         if not prefix.replace("-", "").replace("_", "").isalnum():
             raise SettingsError("REGISTRY_KEY_PREFIX must be letters, digits, '-' or '_'")
-        tokens = e.secret("REGISTRY_AGENT_TOKENS")
         refresh = e.number("REGISTRY_CONFIG_REFRESH", _D.config_refresh, minimum=0.05)
         claim_ttl = e.number("REGISTRY_CONFIG_CLAIM_TTL", _D.config_claim_ttl, minimum=0.1)
         if claim_ttl <= 2 * refresh:
@@ -101,7 +104,7 @@ class Settings:
             redis_sentinel_password=e.secret("REGISTRY_REDIS_SENTINEL_PASSWORD"),
             redis_timeout=e.number("REGISTRY_REDIS_TIMEOUT", _D.redis_timeout, minimum=0.01),
             key_prefix=prefix,
-            host=e.text("REGISTRY_HOST") or _D.host,
+            host=host,
             port=e.integer("REGISTRY_PORT", _D.port, minimum=0, maximum=65535),
             workers=e.integer("REGISTRY_WORKERS", _D.workers, minimum=1, maximum=256),
             keepalive_timeout=e.number(
@@ -122,8 +125,13 @@ class Settings:
             max_page_size=max_page,
             events_maxlen=e.integer("REGISTRY_EVENTS_MAXLEN", _D.events_maxlen, minimum=10),
             sweep_interval=e.number("REGISTRY_SWEEP_INTERVAL", _D.sweep_interval, minimum=0.05),
-            admin_token=e.secret("REGISTRY_ADMIN_TOKEN"),
-            agent_tokens=tuple(t.strip() for t in (tokens or "").split(",") if t.strip()),
+            admin_token=admin,
+            auth=AuthConfig.from_env(
+                e,
+                real_store=url is not None or mode == "sentinel",
+                host=host,
+                admin=admin is not None,
+            ),
             config_refresh=refresh,
             config_claim_ttl=claim_ttl,
             drift_interval=e.number("REGISTRY_DRIFT_INTERVAL", _D.drift_interval, minimum=0.1),
@@ -144,7 +152,7 @@ _THRESHOLD_VARS = {
 }
 
 
-def _thresholds(e: _Env) -> Thresholds:
+def _thresholds(e: EnvReader) -> Thresholds:
     """The default thresholds; an error names every variable of each broken part of the rule."""
     defaults = _D.thresholds.to_dict()
     values = {f: e.number(var, defaults[f]) for f, var in _THRESHOLD_VARS.items()}
@@ -155,77 +163,3 @@ def _thresholds(e: _Env) -> Thresholds:
             + f" (the rule is {RULE.format(**_THRESHOLD_VARS)})"
         )
     return Thresholds(**values)
-
-
-class _Env:
-    """Typed accessors over an environment mapping; every error names the variable."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def text(self, name: str) -> str | None:
-        value = self._env.get(name, "").strip()
-        return value or None
-
-    def secret(self, name: str) -> str | None:
-        """A secret comes from NAME, or from the file named by NAME_FILE (mounted Secrets)."""
-        path = self.text(f"{name}_FILE")
-        if path is not None:
-            try:
-                return Path(path).read_text(encoding="utf-8").strip() or None
-            except OSError as exc:
-                raise SettingsError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from exc
-        return self.text(name)
-
-    def integer(
-        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be an integer (got {raw!r})") from None
-        _check_range(name, value, minimum, maximum)
-        return value
-
-    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be a number of seconds (got {raw!r})") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise SettingsError(f"{name} must be a finite number (got {raw!r})")
-        _check_range(name, value, minimum, None)
-        return value
-
-    def choice(self, name: str, options: tuple[str, ...], default: str) -> str:
-        raw = (self.text(name) or default).lower()
-        if raw not in options:
-            raise SettingsError(f"{name} must be one of {', '.join(options)} (got {raw!r})")
-        return raw
-
-    def hostports(self, name: str) -> tuple[tuple[str, int], ...]:
-        raw = self.text(name)
-        if raw is None:
-            return ()
-        out = []
-        for item in raw.split(","):
-            host, sep, port = item.strip().rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise SettingsError(
-                    f"{name} must be a comma-separated host:port list (bad {item!r})"
-                )
-            out.append((host, int(port)))
-        return tuple(out)
-
-
-def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
-    if minimum is not None and value < minimum:
-        raise SettingsError(f"{name} must be >= {minimum} (got {value})")
-    if maximum is not None and value > maximum:
-        raise SettingsError(f"{name} must be <= {maximum} (got {value})")

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# loadtests/ is a dev tool at the repository root, not an installed package: tests import its
+# helpers from there rather than keeping copies.
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from hypothesis import HealthCheck, settings
-from support import RedisCluster, RedisServer
+from support import RedisCluster, RedisSentinel, RedisServer
 
 # Property tests: no deadline (two shared cores make timings noise), no example database
 # left in the work tree, and fixtures shared across examples on purpose (one app, one Redis).
@@ -54,6 +57,17 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinel]:
+    """A real master with one replica, watched by a real sentinel, for the session."""
+    sentinel = RedisSentinel(tmp_path_factory.mktemp("sentinel"))
+    try:
+        sentinel.start(replicas=1)
+        yield sentinel
+    finally:
+        sentinel.stop()
 
 
 @pytest.fixture

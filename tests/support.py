@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -15,14 +16,9 @@ from typing import TypeVar
 
 import redis
 
+from loadtests.procs import free_port
+
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def free_cluster_port() -> int:
@@ -196,10 +192,11 @@ class RegistryProcess:
     proc: subprocess.Popen[bytes]
     port: int
     log: Path
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -225,34 +222,67 @@ def start_registry(workdir: Path, **env: str) -> RegistryProcess:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    tls = "REGISTRY_TLS_CERT" in env
     try:
-        wait_http(f"http://127.0.0.1:{port}/health/live", proc=proc)
+        # Generous: five suites may share two cores, and a cold start imports a lot.
+        if tls:  # a client-certificate handshake needs credentials: wait for the log line
+            eventually_sync(lambda: b"Uvicorn running" in log.read_bytes(), 45, proc)
+        else:
+            wait_http(f"http://127.0.0.1:{port}/health/live", timeout=45, proc=proc)
     except RuntimeError as exc:
         proc.kill()
+        proc.wait(5)
         raise RuntimeError(f"{exc}; log:\n{log.read_text()}") from None
-    return RegistryProcess(proc, port, log)
+    return RegistryProcess(proc, port, log, "https" if tls else "http")
+
+
+def eventually_sync(
+    check: Callable[[], bool], timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``check`` until it is true; fail after ``timeout`` s or when ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not true within {timeout}s")
+        time.sleep(0.05)
 
 
 def registry_env(**overrides: str) -> dict[str, str]:
-    """An environment for a registry subprocess: this one, minus inherited REGISTRY_*."""
+    """An environment for a registry subprocess: this one, minus inherited REGISTRY_*.
+
+    ``REGISTRY_AUTH`` defaults to ``off`` (a real Redis requires the choice to be explicit);
+    the security tests pass their own.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["REGISTRY_AUTH"] = "off"
     env.update(overrides)
     return env
 
 
 @dataclass
 class RedisSentinel:
-    """A real master watched by one real ``redis-server --sentinel`` on loopback."""
+    """A real master with ``replicas`` real replicas, watched by one real sentinel."""
 
     workdir: Path
     master: RedisServer | None = None
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     name: str = "registry-master"
+    replicas: list[RedisServer] = field(default_factory=list)
 
-    def start(self) -> None:
+    def start(self, replicas: int = 0) -> None:
         self.master = RedisServer(self.workdir)
         self.master.start()
+        for i in range(replicas):
+            node_dir = self.workdir / f"replica{i}"
+            node_dir.mkdir()
+            replica = RedisServer(
+                node_dir, extra=("--replicaof", "127.0.0.1", str(self.master.port))
+            )
+            replica.start()
+            self.replicas.append(replica)
         conf = self.workdir / "sentinel.conf"
         conf.write_text(
             f"port {self.port}\nbind 127.0.0.1\ndir {self.workdir}\n"
@@ -281,5 +311,73 @@ class RedisSentinel:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        for replica in self.replicas:
+            replica.stop()
         if self.master is not None:
             self.master.stop()
+
+
+class Monitor:
+    """Every command clients send to one redis-server, read with ``MONITOR``.
+
+    Commands a Lua script runs appear as ``[db lua]`` and are left out, so what is counted is
+    exactly the round trips clients made, whatever the scripts do inside them.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._seen: list[tuple[str, list[str]]] = []  # (client address, command words)
+        self._own: set[str] = set()  # addresses of settle()'s own connections
+        self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    @property
+    def commands(self) -> list[list[str]]:
+        """Commands received, in order; names lower case."""
+        return [words for addr, words in self._seen if addr not in self._own]
+
+    def clear(self) -> None:
+        """Forget what was received so far."""
+        self._seen.clear()
+
+    async def __aenter__(self) -> Monitor:
+        reader, self._writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self._writer.write(b"MONITOR\r\n")
+        assert await reader.readline() == b"+OK\r\n"
+        self._task = asyncio.create_task(self._read(reader))
+        return self
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        import shlex
+
+        while line := await reader.readline():
+            text = line.decode(errors="replace").rstrip("\r\n")
+            head, _, rest = text.partition("] ")
+            if head.endswith(" lua") or not rest:
+                continue
+            words = shlex.split(rest)
+            self._seen.append((head.rsplit(" ", 1)[-1], [words[0].lower(), *words[1:]]))
+
+    async def settle(self, marker: str = "registry-monitor-marker") -> None:
+        """Wait until every command sent before this call has been read."""
+        r = redis.Redis(port=self.port)
+        try:
+            r.echo(marker)
+        finally:
+            r.close()
+        deadline = time.monotonic() + 5
+        while True:
+            own = [addr for addr, words in self._seen if words[:2] == ["echo", marker]]
+            if own:
+                self._own.update(own)
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("MONITOR did not deliver the marker")
+            await asyncio.sleep(0.01)
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None and self._writer is not None
+        self._writer.close()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await self._task

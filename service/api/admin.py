@@ -12,7 +12,7 @@ from litestar import Controller, delete, post, put
 from litestar.params import JSONBody
 
 from service.domain.catalog import ValidationResult
-from service.registry import admin
+from service.registry import admin, agents
 from service.registry.admin import (
     AvailableCapabilities,
     CapabilitiesBody,
@@ -21,9 +21,10 @@ from service.registry.admin import (
     PinBody,
     PinState,
 )
+from service.registry.agents import OwnerBody, Ownership
 
 from .params import AgentIdPath
-from .wiring import JsonBody, Reg, admin_guard, bundle_guard, get, problems
+from .wiring import JsonBody, Reg, bundle_guard, get, problems
 
 _ERRORS = problems(400, 401, 403, 404, 422, 503)
 
@@ -33,7 +34,7 @@ class AdminController(Controller):
 
     path = "/admin"
     tags = ["admin"]
-    guards = [admin_guard, bundle_guard]
+    guards = [bundle_guard]  # after the admin guard of its route group
 
     @put(
         "/agents/{agent_id:str}/capabilities",
@@ -97,3 +98,33 @@ class AdminController(Controller):
     async def unpin(self, reg: Reg) -> PinState:
         """Back to the highest live revision."""
         return await admin.unpin(reg)
+
+
+class OwnershipController(Controller):
+    """``/admin/agents/{id}/owner``: release an id, or transfer it to another identity."""
+
+    path = "/admin/agents/{agent_id:str}/owner"
+    tags = ["admin"]
+
+    @put(
+        "/",
+        summary="Bind an agent id to another identity",
+        dto=JsonBody[OwnerBody],
+        return_dto=None,
+        responses=problems(400, 401, 403, 404, 422, 503),
+    )
+    async def transfer(
+        self, reg: Reg, agent_id: AgentIdPath, data: JSONBody[OwnerBody]
+    ) -> Ownership:
+        """From now on only ``owner`` may speak for the agent id."""
+        return await agents.set_owner(reg, agent_id, data.owner)
+
+    @delete(
+        "/",
+        status_code=200,
+        summary="Release an agent id",
+        responses=problems(400, 401, 403, 404, 503),
+    )
+    async def release(self, reg: Reg, agent_id: AgentIdPath) -> Ownership:
+        """The next identity to register the id owns it."""
+        return await agents.set_owner(reg, agent_id, "")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete
+from typing import Any
+
+from litestar import Controller, Request, delete
 
 from service.models import AgentsPage, AgentView, HealthView
 from service.registry import agents
@@ -18,11 +20,11 @@ from .params import (
     TagQuery,
     VersionQuery,
 )
-from .wiring import Reg, get, problems
+from .wiring import Reg, agent_guard, get, identity_of, problems
 
 
 class AgentsController(Controller):
-    """Agents, read by anyone who can reach the replica; deregistration by the agent."""
+    """Agents as discovery sees them (deregistration is the agent's own call, in heartbeat)."""
 
     path = "/agents"
     tags = ["agents"]
@@ -44,9 +46,12 @@ class AgentsController(Controller):
         return await agents.list_agents(reg, flt, namespace, limit, cursor)
 
     @get("/{agent_id:str}", summary="One agent", responses=problems(400, 404, 503))
-    async def get_agent(self, reg: Reg, agent_id: AgentIdPath) -> AgentView:
-        """The agent's record and current status (``expired`` during retention)."""
-        return await agents.get_agent(reg, agent_id)
+    async def get_agent(
+        self, reg: Reg, agent_id: AgentIdPath, request: Request[Any, Any, Any]
+    ) -> AgentView:
+        """The agent's record and current status (``expired`` during retention); admins
+        also see ``owner``, the identity the id is bound to."""
+        return await agents.get_agent(reg, agent_id, identity_of(request))
 
     @get(
         "/{agent_id:str}/health",
@@ -61,8 +66,11 @@ class AgentsController(Controller):
         "/{agent_id:str}",
         status_code=204,
         summary="Deregister gracefully",
-        responses=problems(400, 404, 503),
+        guards=[agent_guard],  # the agent's own call, within the read group of /agents
+        responses=problems(400, 401, 403, 404, 503),
     )
-    async def delete_agent(self, reg: Reg, agent_id: AgentIdPath) -> None:
+    async def delete_agent(
+        self, reg: Reg, agent_id: AgentIdPath, request: Request[Any, Any, Any]
+    ) -> None:
         """Remove the agent; consumers are rewired at their next heartbeat."""
-        await agents.deregister(reg, agent_id)
+        await agents.deregister(reg, agent_id, identity_of(request))

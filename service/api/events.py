@@ -8,8 +8,17 @@ from litestar.params import QueryParameter
 
 from service.models import AGENT_ID_PATTERN, EventsPage
 from service.registry import events
+from service.registry.follow import event_cursor, long_poll
 
-from .params import EventCursorQuery, EventTypesQuery, LimitQuery, NamespaceQuery, TimeQuery
+from .capabilities import parse_wait
+from .params import (
+    EventCursorQuery,
+    EventTypesQuery,
+    LimitQuery,
+    NamespaceQuery,
+    TimeQuery,
+    WaitQuery,
+)
 from .wiring import Reg, get, problems
 
 
@@ -28,15 +37,29 @@ async def list_events(
     until: TimeQuery = None,
     limit: LimitQuery = None,
     cursor: EventCursorQuery = None,
+    follow: Annotated[
+        bool,
+        QueryParameter(
+            description="Long-poll: wait (up to `wait`, default 30s, at most 60s) for events "
+            "after `cursor`; `next_cursor` is then always set, so loop on it to follow"
+        ),
+    ] = False,
+    wait: WaitQuery = None,
 ) -> EventsPage:
     """Oldest first. ``since``/``until`` bound the time; ``next_cursor`` continues."""
-    return await events.events_page(
-        reg,
-        types=type or (),
-        agent_id=agent_id,
-        namespace=namespace,
-        since=since,
-        until=until,
-        limit=limit,
-        cursor=cursor,
-    )
+
+    async def read(after: str | None) -> EventsPage:
+        return await events.events_page(
+            reg,
+            types=type or (),
+            agent_id=agent_id,
+            namespace=namespace,
+            since=since if after is None else None,
+            until=until,
+            limit=limit,
+            cursor=after,
+        )
+
+    if not follow:
+        return await read(cursor)
+    return await long_poll(read, cursor, parse_wait(wait) if wait else 30.0, event_cursor)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
@@ -18,8 +18,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Reference, Schema
 from litestar.typing import FieldDefinition
 
+from service.domain.identity import Identity
 from service.registry.admin import require_fleet
-from service.registry.auth import check_admin
 from service.registry.context import Registry
 from service.registry.decoding import decode_json
 
@@ -74,12 +74,47 @@ DEPENDENCIES = {"reg": Provide(_registry, sync_to_thread=False)}
 Reg = NamedDependency[Registry]
 
 
-def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Admin routes: a valid ``Authorization: Bearer <REGISTRY_ADMIN_TOKEN>`` (else 401/403)."""
-    check_admin(connection.headers.get("authorization"), _registry(connection.app.state).settings)
+def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """The caller's identity, worked out once per request (by the route group's guard)."""
+    found = connection.scope.get("auth")
+    if isinstance(found, Identity):
+        return found
+    reg = _registry(connection.app.state)
+    identity = reg.access.identify(
+        connection.headers.get("authorization"), connection.headers, connection.scope
+    )
+    connection.scope["auth"] = identity
+    return identity
 
 
-def bundle_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def read_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Discovery reads: the ``read``, ``agent`` or ``admin`` scope."""
+    _registry(connection.app.state).access.require(
+        identity_of(connection), "read", "agent", "admin"
+    )
+
+
+async def agent_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """An agent's own calls: the ``agent`` scope, and for a path id, one of its patterns.
+
+    Ownership (is this identity the one the id is bound to?) is checked by the store in the
+    same round trip as the call itself.
+    """
+    access = _registry(connection.app.state).access
+    identity = identity_of(connection)
+    agent_id = connection.path_params.get("agent_id")
+    if agent_id is None:
+        access.require(identity, "agent")
+    else:
+        access.require_agent(identity, str(agent_id), None)
+
+
+async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Admin routes: the ``admin`` scope (``REGISTRY_ADMIN_TOKEN`` or an admin token)."""
+    _registry(connection.app.state).access.require(identity_of(connection), "admin")
+
+
+async def bundle_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Routes that need the fleet config: 404 naming REGISTRY_BUNDLE_DIR, before any body."""
     require_fleet(_registry(connection.app.state))
 
@@ -137,10 +172,13 @@ class JsonBody(AbstractDTO[T], Generic[T]):
         return decode_json(value, decoder)
 
 
-def get(path: str, **options: Any) -> HTTPRouteHandler:
+def get(path: str, **options: Any) -> Callable[[Callable[..., Any]], HTTPRouteHandler]:
     """A GET route that also answers HEAD (``curl -I``): the same status and headers, the
     ETag included, without the body (the server drops it)."""
-    return route(path, http_method=[HttpMethod.GET, HttpMethod.HEAD], **options)
+    decorator: Callable[[Callable[..., Any]], HTTPRouteHandler] = route(
+        path, http_method=[HttpMethod.GET, HttpMethod.HEAD], **options
+    )
+    return decorator
 
 
 def exact_body_schemas(app: Litestar) -> None:

@@ -26,9 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 
 from service.client.backoff import Backoff
 from service.client.cache import AgentState, DiskCache
+from service.client.credentials import Credentials
+from service.client.discovery import Discovery
+from service.models import CapabilityDelivery, ConfigDelivery, HeartbeatResponse
 
 log = logging.getLogger("service.client")
 
@@ -57,6 +61,7 @@ class ConfigUpdate:
 
 
 Callback = Callable[[Any], Awaitable[None] | None]
+_answer = msgspec.json.Decoder(HeartbeatResponse)
 
 
 async def _call(cb: Callback | None, arg: Any) -> None:
@@ -67,8 +72,13 @@ async def _call(cb: Callback | None, arg: Any) -> None:
         await out
 
 
-class RegistryClient:
-    """Keeps one agent registered and up to date: :meth:`run` in a task, :meth:`stop` to end."""
+class RegistryClient(Discovery):
+    """Keeps one agent registered and up to date, and answers discovery queries.
+
+    Either ``async with RegistryClient(...) as client:`` (heartbeats run in a background
+    task for the duration of the block; leaving it, or :meth:`stop`, ends them), or
+    ``await client.run()`` in a task of your own and :meth:`stop` to end it.
+    """
 
     def __init__(
         self,
@@ -84,9 +94,11 @@ class RegistryClient:
         on_wiring: Callback | None = None,
         on_restart: Callback | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         """``registration`` is the POST body without the version fields (``agent_id``,
-        ``name``, ``tools``, ``profile`` ...). ``interval`` applies until a lease arrives."""
+        ``name``, ``tools``, ``profile`` ...). ``interval`` applies until a lease arrives.
+        ``credentials`` (a token or a client certificate) default to ``REGISTRY_CLIENT_*``."""
         if not urls:
             raise ValueError("at least one registry URL is required")
         self.urls = [u.rstrip("/") for u in urls]
@@ -103,7 +115,40 @@ class RegistryClient:
         self._need_post = True
         self._failing = False
         self._stop = asyncio.Event()
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._registered = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        creds = credentials if credentials is not None else Credentials.from_env()
+        self._http = httpx.AsyncClient(
+            timeout=timeout, transport=transport, auth=creds.auth(), verify=creds.verify()
+        )
+
+    async def __aenter__(self) -> RegistryClient:
+        """Start heartbeating in a background task (see :meth:`run`)."""
+        self._task = asyncio.create_task(self.run(), name=f"registry-client-{self.agent_id}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop heartbeating and wait for the loop to end; re-raises its error, if any."""
+        self.stop()
+        if self._task is not None:
+            task, self._task = self._task, None
+            await task
+
+    async def wait_registered(self) -> None:
+        """Wait until a registry accepted the registration (a full POST answered 200).
+
+        Bound it with ``asyncio.timeout``. If the heartbeat loop ends first, its error
+        (e.g. :class:`RestartRequired`) is raised here.
+        """
+        waiter = asyncio.ensure_future(self._registered.wait())
+        pending = {waiter} | ({self._task} if self._task is not None else set())
+        try:
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if not self._registered.is_set() and self._task is not None and self._task.done():
+            self._task.result()  # raises the loop's error
+            raise RuntimeError("the heartbeat loop stopped before registering")
 
     # Lifecycle -------------------------------------------------------------------------
 
@@ -142,7 +187,7 @@ class RegistryClient:
             await self._http.aclose()
 
     def stop(self) -> None:
-        """Ask :meth:`run` to return after the call in flight."""
+        """Ask :meth:`run` to return after the call in flight (``async with`` waits for it)."""
         self._stop.set()
 
     def request_post(self) -> None:
@@ -185,14 +230,14 @@ class RegistryClient:
             log.error("registry rejected the heartbeat (%s): %s", r.status_code, r.text[:500])
             return f"POST answered {r.status_code}"
         try:
-            body = r.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
+            body = _answer.decode(r.content)
+        except msgspec.DecodeError as exc:
             # Not the registry (an ingress error page, a misrouted URL): try another one.
-            return f"POST answered 200 without a JSON object ({r.headers.get('content-type')})"
+            kind = r.headers.get("content-type")
+            return f"POST answered 200 without a heartbeat answer ({kind}): {exc}"
         self._need_post = False
         self.registered = True
+        self._registered.set()
         await self._apply(body)
         return None
 
@@ -227,23 +272,24 @@ class RegistryClient:
         )
         return delay
 
-    async def _apply(self, body: Mapping[str, Any]) -> None:
-        lease = body.get("lease")
-        if isinstance(lease, Mapping) and lease.get("interval_ms"):
-            self.interval = float(lease["interval_ms"]) / 1000
+    async def _apply(self, body: HeartbeatResponse) -> None:
+        if body.lease.interval_ms:
+            self.interval = body.lease.interval_ms / 1000
         dirty = False
-        wiring = body.get("dependencies_resolved")
-        if isinstance(wiring, dict) and wiring != self.state.wiring:
+        # Callbacks and the disk cache get plain JSON types, as before.
+        wiring = msgspec.to_builtins(body.dependencies_resolved)
+        if wiring != self.state.wiring:
             self.state.wiring = wiring
             dirty = True
             await _call(self.on_wiring, wiring)
-        caps = body.get("capabilities")
-        if isinstance(caps, Mapping) and caps.get("changed") and caps.get("assigned") is not None:
-            self.state.capabilities_version = str(caps["version"])
-            self.state.capabilities = list(caps["assigned"])
+        caps = body.capabilities
+        if isinstance(caps, CapabilityDelivery) and caps.changed and caps.assigned is not None:
+            self.state.capabilities_version = caps.version
+            self.state.capabilities = list(caps.assigned)
             self._need_post = dirty = True  # report the applied version
             await _call(self.on_capabilities, self.state.capabilities)
-        restart = await self._apply_config(body.get("config"))
+        cfg = body.config
+        restart = await self._apply_config(cfg) if isinstance(cfg, ConfigDelivery) else None
         if restart is not None or self._need_post or dirty:
             self._save()
         if restart is not None:
@@ -252,22 +298,21 @@ class RegistryClient:
             else:
                 raise RestartRequired(restart)
 
-    async def _apply_config(self, cfg: Any) -> str | None:
+    async def _apply_config(self, cfg: ConfigDelivery) -> str | None:
         """Apply a delivered config; returns its version when a restart is required."""
-        if not isinstance(cfg, Mapping) or not cfg.get("changed") or cfg.get("payload") is None:
+        if not cfg.changed or cfg.payload is None:
             return None
-        generation = int(cfg.get("generation", 0))
-        if generation < self.state.config_generation:
+        if cfg.generation < self.state.config_generation:
             # A replica that has not yet learnt the newest activation: never step back.
             return None
         update = ConfigUpdate(
-            version=str(cfg["version"]),
-            generation=generation,
-            payload=dict(cfg["payload"]),
-            restart_required=bool(cfg.get("restart_required")),
+            version=cfg.version,
+            generation=cfg.generation,
+            payload=dict(cfg.payload),
+            restart_required=cfg.restart_required,
         )
         self.state.config_version = update.version
-        self.state.config_generation = generation
+        self.state.config_generation = update.generation
         self.state.config = update.payload
         self._need_post = True  # report the applied version (drift) in the next POST
         await _call(self.on_config, update)

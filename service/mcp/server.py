@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -35,7 +36,6 @@ from mcp_types import (
 from service import __version__
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
 from service.metrics import STORE_ERRORS
-from service.registry.auth import check_admin
 from service.registry.decoding import MalformedBody, decode_json
 from service.registry.figures import PrometheusText
 from service.registry.heartbeat import count, result_label
@@ -98,12 +98,14 @@ class RegistryMcpServer:
             raise MCPError(INVALID_PARAMS, f"unknown tool {params.name!r}", {"field": "name"})
         # Heartbeats through MCP count on the same metrics as HTTP ones, as kind "mcp".
         heartbeat, started = spec.name == "agent_heartbeat", time.perf_counter()
+        reg = self.endpoint.registry
         try:
-            if spec.admin:
-                # Checked first, as on HTTP: no argument errors for a caller without the token.
-                check_admin(_authorization(ctx), self.endpoint.registry.settings)
+            # The same scopes as the HTTP route groups, checked before the arguments (so a
+            # caller without the right credentials learns nothing about them).
+            identity = reg.access.identify(*_credentials(ctx))
+            reg.access.require(identity, *_SCOPES[spec.scope])
             args = self._decode(spec, params.arguments or {})
-            result = await self.endpoint.bounded(spec.call(self.endpoint.registry, args))
+            result = await self.endpoint.bounded(spec.call(reg, args, identity))
         except RegistryError as exc:
             if isinstance(exc, StoreUnavailable):
                 STORE_ERRORS.inc()
@@ -183,16 +185,21 @@ class RegistryMcpServer:
         )
 
 
-def _authorization(ctx: ServerRequestContext[Any]) -> str | None:
-    """The ``Authorization`` header of the HTTP request that carried this call.
+_SCOPES = {"admin": ("admin",), "agent": ("agent",), "read": ("read", "agent", "admin")}
+
+
+def _credentials(
+    ctx: ServerRequestContext[Any],
+) -> tuple[str | None, Mapping[str, str], Mapping[str, Any]]:
+    """The ``Authorization`` header, the headers and the ASGI scope (TLS peer, client
+    address) of the HTTP request that carried this call.
 
     The Streamable HTTP transport puts its Starlette ``Request`` on ``ctx.request``.
     """
-    headers = getattr(ctx.request, "headers", None)
-    if headers is None:
-        return None
+    headers: Mapping[str, str] = getattr(ctx.request, "headers", None) or {}
+    scope: Mapping[str, Any] = getattr(ctx.request, "scope", None) or {}
     value = headers.get("authorization")
-    return value if isinstance(value, str) else None
+    return (value if isinstance(value, str) else None), headers, scope
 
 
 def _describe(spec: ToolSpec) -> Tool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from service.domain.catalog import ValidationResult
+from service.domain.identity import Identity
 from service.errors import RegistryError
 from service.models import (
     AgentsPage,
@@ -41,10 +42,16 @@ class ToolSpec:
     description: str
     args: type[Any]
     result: type[Any]
-    call: Callable[[Registry, Any], Awaitable[Any]]
+    call: Callable[[Registry, Any, Identity], Awaitable[Any]]
     read_only: bool = True
-    admin: bool = False
-    """Needs ``Authorization: Bearer <REGISTRY_ADMIN_TOKEN>`` on the /mcp request."""
+    scope: Literal["read", "agent", "admin"] = "read"
+    """Who may call it: ``read`` (or ``agent``) scope, the ``agent`` scope, or ``admin``,
+    exactly as the HTTP route group of the same operation."""
+
+    @property
+    def admin(self) -> bool:
+        """Needs an admin token on the /mcp request."""
+        return self.scope == "admin"
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -57,44 +64,46 @@ class ToolSpec:
         return object_schema(self.result)
 
 
-async def _heartbeat(reg: Registry, req: HeartbeatRequest) -> HeartbeatResponse:
-    return await heartbeat.register(reg, req)
+async def _heartbeat(reg: Registry, req: HeartbeatRequest, identity: Identity) -> HeartbeatResponse:
+    return await heartbeat.register(reg, req, identity)
 
 
-async def _list_agents(reg: Registry, args: ListAgentsArgs) -> AgentsPage:
+async def _list_agents(reg: Registry, args: ListAgentsArgs, identity: Identity) -> AgentsPage:
     flt = AgentFilter(args.capability, tuple(args.tags), args.status, args.version)
     return await agents.list_agents(reg, flt, args.namespace, args.limit, args.cursor)
 
 
-async def _providers(reg: Registry, args: ProvidersArgs) -> ProvidersPage:
+async def _providers(reg: Registry, args: ProvidersArgs, identity: Identity) -> ProvidersPage:
     flt = AgentFilter(args.capability, tuple(args.tags), args.status, args.version)
     return await discovery.providers_page(
         reg, args.capability, args.namespace, flt, args.limit, args.cursor
     )
 
 
-async def _health(reg: Registry, args: HealthArgs) -> HealthView:
+async def _health(reg: Registry, args: HealthArgs, identity: Identity) -> HealthView:
     return await agents.agent_health(reg, args.agent_id)
 
 
-async def _metrics(reg: Registry, _: NoArgs) -> RegistryMetrics:
+async def _metrics(reg: Registry, _: NoArgs, identity: Identity) -> RegistryMetrics:
     return await figures.registry_figures(reg)
 
 
-async def _prometheus(_reg: Registry, _: NoArgs) -> PrometheusText:
+async def _prometheus(_reg: Registry, _: NoArgs, identity: Identity) -> PrometheusText:
     return figures.prometheus_text()
 
 
-async def _available(reg: Registry, args: AgentArgs) -> AvailableCapabilities:
+async def _available(reg: Registry, args: AgentArgs, identity: Identity) -> AvailableCapabilities:
     return await admin.agent_available_capabilities(reg, args.agent_id)
 
 
-async def _update_capabilities(reg: Registry, args: UpdateCapabilitiesArgs) -> CapabilitiesUpdated:
+async def _update_capabilities(
+    reg: Registry, args: UpdateCapabilitiesArgs, identity: Identity
+) -> CapabilitiesUpdated:
     body = CapabilitiesBody(capabilities=args.capabilities)
     return await admin.assign_agent_capabilities(reg, args.agent_id, body)
 
 
-async def _validate(reg: Registry, args: ValidateArgs) -> ValidationResult:
+async def _validate(reg: Registry, args: ValidateArgs, identity: Identity) -> ValidationResult:
     try:
         return admin.validate_capability(reg, args.capability)
     except RegistryError as exc:
@@ -114,6 +123,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         HeartbeatResponse,
         _heartbeat,
         read_only=False,
+        scope="agent",
     ),
     ToolSpec(
         "list_available_agents",
@@ -159,7 +169,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         AgentArgs,
         AvailableCapabilities,
         _available,
-        admin=True,
+        scope="admin",
     ),
     ToolSpec(
         "update_agent_capabilities",
@@ -169,7 +179,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         CapabilitiesUpdated,
         _update_capabilities,
         read_only=False,
-        admin=True,
+        scope="admin",
     ),
     ToolSpec(
         "validate_capability_dependencies",
@@ -178,7 +188,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         ValidateArgs,
         ValidationResult,
         _validate,
-        admin=True,
+        scope="admin",
     ),
 )
 """Every tool, in the order ``tools/list`` shows them. Admin tools need the admin token."""

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from service.domain.identity import ANONYMOUS, Identity
 from service.errors import NotFound
 from service.models import AgentsPage, AgentView, HealthView
 from service.registry.clock import now_ms
@@ -9,6 +15,7 @@ from service.registry.context import Registry
 from service.registry.filters import AgentFilter
 from service.registry.pagination import decode_cursor, encode_cursor, page_size
 from service.store.records import agent_view, iso
+from service.store.results import NotOwner
 from service.store.store import AgentRow
 
 _SCAN_FACTOR = 10  # a filtered page reads at most this many times `limit` records
@@ -82,13 +89,43 @@ def _page(agents: list[AgentView], cursor: str | None) -> AgentsPage:
     return AgentsPage(agents=agents, count=len(agents), timestamp=iso(now_ms()), next_cursor=cursor)
 
 
-async def get_agent(reg: Registry, agent_id: str) -> AgentView:
-    """The agent's record and current status (``expired`` during retention)."""
+async def get_agent(reg: Registry, agent_id: str, identity: Identity = ANONYMOUS) -> AgentView:
+    """The agent's record and current status (``expired`` during retention); an admin also
+    sees the identity the id is bound to."""
     row = await _row(reg, agent_id)
-    return agent_view(row.doc, row.live, row.now_ms)
+    view = agent_view(row.doc, row.live, row.now_ms)
+    if identity.has("admin"):
+        view = msgspec.structs.replace(view, owner=row.doc.own)
+    return view
 
 
-async def deregister(reg: Registry, agent_id: str) -> None:
+class OwnerBody(msgspec.Struct, kw_only=True, frozen=True):
+    """``PUT /admin/agents/{id}/owner``: the identity to bind the id to (``token:<subject>``
+    or ``mtls:<certificate name>``)."""
+
+    owner: Annotated[str, Meta(pattern=r"^(token|mtls):.+$", max_length=512)]
+
+
+class Ownership(msgspec.Struct, kw_only=True, frozen=True):
+    """The binding of an agent id after an admin changed it (``""``: released)."""
+
+    agent_id: str
+    owner: str
+
+
+async def set_owner(reg: Registry, agent_id: str, owner: str) -> Ownership:
+    """Transfer an id to ``owner``, or release it (``""``): its next registration binds it."""
+    if not await reg.store.set_owner(agent_id, owner):
+        raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")
+    return Ownership(agent_id=agent_id, owner=owner)
+
+
+async def deregister(reg: Registry, agent_id: str, identity: Identity = ANONYMOUS) -> None:
     """Remove the agent; consumers are rewired at their next heartbeat."""
-    if not await reg.store.unregister(agent_id):
+    reg.access.require_agent(identity, agent_id, None)
+    try:
+        removed = await reg.store.unregister(agent_id, identity.owner)
+    except NotOwner:
+        raise reg.access.denied_owner(identity, agent_id) from None
+    if not removed:
         raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from service.bundle import Bundle
 from service.domain.profiles import Profiles
+from service.registry.access import Access
 from service.registry.fleet import FleetConfig
 from service.settings import Settings
 from service.store.store import Store
@@ -24,6 +25,7 @@ class Registry:
     settings: Settings
     store: Store
     profiles: Profiles
+    access: Access
     fleet: FleetConfig | None = None
     started: float = field(default_factory=time.monotonic)
 

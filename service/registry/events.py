@@ -25,6 +25,7 @@ EventType = Literal[
     "assign",
     "assignment-lost",
     "drift",
+    "auth-denied",
 ]
 _MAX_BATCHES = 10
 #: An event id (a Redis stream id): the events' ``next_cursor``, and any such id continues

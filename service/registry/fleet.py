@@ -59,6 +59,9 @@ class FleetConfig:
         self.generation = 0
         self.active_revision = revision
         self.source = "baked"
+        # A sample from the start: dashboards and alerts must not see "no data" until the
+        # first switch (the baked bundle is what this replica serves until Redis answers).
+        ACTIVE_CONFIG.labels(version=baked.version).set(1)
         self._bundles: OrderedDict[str, Bundle] = OrderedDict({baked.version: baked})
         self._major: dict[tuple[str, str, str], bool] = {}
         self._published = False

@@ -10,6 +10,8 @@ import time
 import msgspec
 from packaging.version import InvalidVersion
 
+from service.domain.endpoints import check_endpoint
+from service.domain.identity import ANONYMOUS, Identity
 from service.domain.matching import ConstraintError, parse_constraint, parse_version, resolve
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
 from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS, UNKNOWN_FIELDS
@@ -26,6 +28,7 @@ from service.registry.context import Registry
 from service.registry.delivery import capabilities_block, config_block
 from service.registry.fleet import FleetConfig
 from service.store.records import iso
+from service.store.results import NotOwner
 from service.store.store import Touch
 
 __all__ = [
@@ -41,7 +44,12 @@ __all__ = [
 #: The path form of an agent id (the body form is validated by ``models.AgentId``).
 AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _MESSAGES = {"register": "Agent registered via heartbeat"}
-_TOUCH_RESULT = {Touch.OK: "ok", Touch.CHANGED: "changed", Touch.GONE: "gone"}
+_TOUCH_RESULT = {
+    Touch.OK: "ok",
+    Touch.CHANGED: "changed",
+    Touch.GONE: "gone",
+    Touch.FORBIDDEN: "forbidden",
+}
 _KNOWN_FIELDS = frozenset(HeartbeatRequest.__struct_encode_fields__)
 _top_level = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _logged_unknown: set[str] = set()
@@ -111,18 +119,30 @@ def count(kind: str, result: str, started: float | None = None) -> None:
         HEARTBEAT_SECONDS.labels(kind).observe(time.perf_counter() - started)
 
 
-async def register(reg: Registry, req: HeartbeatRequest) -> HeartbeatResponse:
-    """Register or refresh an agent in one round trip and build the MCP Mesh-shaped answer."""
+async def register(
+    reg: Registry, req: HeartbeatRequest, identity: Identity = ANONYMOUS
+) -> HeartbeatResponse:
+    """Register or refresh an agent in one round trip and build the MCP Mesh-shaped answer.
+
+    ``identity`` must be allowed to speak for the agent id in its namespace; the store binds
+    the id to ``identity.owner`` at its first registration and refuses other owners.
+    """
+    reg.access.require_agent(identity, req.agent_id, req.namespace)
     validate_semantics(req)
+    check_endpoint(req, reg.settings.auth.refuse_endpoints)
     profile = req.profile or req.name or req.agent_id
     thresholds = reg.profiles.thresholds_for(profile)
-    result = await reg.store.heartbeat(
-        req,
-        thresholds=thresholds,
-        profile=profile,
-        epoch=reg.profiles.epoch,
-        now_ms=now_ms(),
-    )
+    try:
+        result = await reg.store.heartbeat(
+            req,
+            thresholds=thresholds,
+            profile=profile,
+            epoch=reg.profiles.epoch,
+            now_ms=now_ms(),
+            owner=identity.owner,
+        )
+    except NotOwner:
+        raise reg.access.denied_owner(identity, req.agent_id) from None
     body = HeartbeatResponse(
         status="success",
         message=_MESSAGES.get(result.kind, "Agent updated via heartbeat"),
@@ -163,17 +183,20 @@ async def _with_config(
     )
 
 
-async def touch(reg: Registry, agent_id: str) -> Touch:
-    """The cheap heartbeat: refresh the TTL; say whether the agent must send a full POST.
+async def touch(reg: Registry, agent_id: str, identity: Identity = ANONYMOUS) -> Touch:
+    """The cheap heartbeat: refresh the TTL; say whether the agent must send a full POST
+    (``FORBIDDEN`` when another identity owns ``agent_id``: nothing is refreshed).
 
     A store failure raises :class:`StoreUnavailable` (a 503), never ``GONE``: a false "gone"
     would make the whole fleet re-register at once.
     """
     started = time.perf_counter()
     try:
-        result = await reg.store.touch(agent_id, epoch=reg.profiles.epoch)
+        result = await reg.store.touch(agent_id, epoch=reg.profiles.epoch, owner=identity.owner)
     except StoreUnavailable:
         count("head", "unavailable")
         raise
     count("head", _TOUCH_RESULT[result], started)
+    if result is Touch.FORBIDDEN:
+        reg.access.denied_owner(identity, agent_id)  # counted and noted; the answer is 403
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -10,7 +11,9 @@ from contextlib import asynccontextmanager
 
 from service.bundle import Bundle
 from service.domain.profiles import Profiles
+from service.errors import StoreUnavailable
 from service.registry import drift, sweeper
+from service.registry.access import Access
 from service.registry.context import Registry
 from service.registry.fleet import FleetConfig
 from service.settings import Settings
@@ -30,7 +33,21 @@ async def running(
     in stays open.
     """
     st = store or Store.from_settings(settings)
-    reg = Registry(settings=settings, store=st, profiles=Profiles.build(settings.thresholds, None))
+    background: set[asyncio.Task[None]] = set()
+
+    def denied(owner: str, agent_id: str, reason: str) -> None:
+        # Recorded off the request path; a store outage only loses the event.
+        task = asyncio.get_running_loop().create_task(_note_denied(st, owner, agent_id, reason))
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    reg = Registry(
+        settings=settings,
+        store=st,
+        profiles=Profiles.build(settings.thresholds, None),
+        access=Access(settings, denied),
+    )
+    _warn_about_auth(settings)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop))]
     if baked is not None:
@@ -73,3 +90,27 @@ async def _start_fleet(reg: Registry, baked: Bundle) -> FleetConfig:
     switch(baked)
     await fleet.start()
     return fleet
+
+
+async def _note_denied(store: Store, owner: str, agent_id: str, reason: str) -> None:
+    with contextlib.suppress(StoreUnavailable):
+        await ConfigStore(store).note_event(
+            "default", "auth-denied", agent_id or "-", f"{reason}: identity {owner}"
+        )
+
+
+def _warn_about_auth(settings: Settings) -> None:
+    """One clear line at every start when nothing is authenticated."""
+    if settings.auth.mode != "off":
+        log.info("auth: %s", settings.auth.mode)
+    elif settings.embedded:
+        log.warning(
+            "REGISTRY_AUTH=off: any local process may register agents (embedded store, "
+            "bound to %s only)",
+            settings.host,
+        )
+    else:
+        log.warning(
+            "REGISTRY_AUTH=off with a real Redis: anyone who reaches this replica can register,"
+            " replace or delete any agent and rewire its consumers"
+        )

@@ -8,11 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from redis.commands.core import AsyncScript
-
 from service.store.client import AnyRedis
 from service.store.keys import Keys
-from service.store.scripts import _source
 from service.store.store import Store
 
 
@@ -49,28 +46,16 @@ class Activation:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Scripts:
-    publish_bundle: AsyncScript
-    claim_active: AsyncScript
-    assign_capabilities: AsyncScript
-    note_once: AsyncScript
-    lead: AsyncScript
-
-    @classmethod
-    def register(cls, client: AnyRedis) -> _Scripts:
-        return cls(**{name: client.register_script(_source(name)) for name in cls.__slots__})
-
-
 class ConfigStore:
-    """Config operations over the same client (and error mapping) as :class:`Store`."""
+    """Config operations over the same connection, scripts and error guard as :class:`Store`."""
 
     def __init__(self, store: Store, *, history_maxlen: int = 1000) -> None:
         self.store = store
+        self.conn = store.conn
         self.client: AnyRedis = store.client
         self.keys: Keys = store.keys
         self.history_maxlen = history_maxlen
-        self.scripts = _Scripts.register(store.client)
+        self.scripts = store.scripts
 
     async def publish(self, version: str, files: Mapping[str, bytes]) -> bool:
         """Publish a bundle's exact bytes under its version; False if it already existed."""
@@ -78,10 +63,9 @@ class ConfigStore:
         args: list[Any] = [version]
         for path in sorted(files):
             args += [path, files[path]]
-        async with self.store._guard():
-            done = await self.scripts.publish_bundle(
-                keys=[k.bundle(version), k.versions()], args=args
-            )
+        done = await self.conn.run(
+            self.scripts.publish_bundle, [k.bundle(version), k.versions()], args
+        )
         return bool(done)
 
     async def claim(
@@ -102,26 +86,24 @@ class ConfigStore:
             own_version,
             seen_revision,
         ]
-        async with self.store._guard():
-            out = await self.scripts.claim_active(keys=keys, args=args)
+        out = await self.conn.run(self.scripts.claim_active, keys, args)
         return Active(int(out[0]), int(out[1]), _s(out[2]), _s(out[3]), bool(int(out[4])))
 
     async def bundle_files(self, version: str) -> dict[str, bytes] | None:
         """The published files of ``version``, or ``None`` when it was never published."""
-        async with self.store._guard():
-            raw: Any = await self.client.hgetall(self.keys.bundle(version))
+        raw: Any = await self.conn.call(self.client.hgetall(self.keys.bundle(version)))
         return {_s(p): _b(b) for p, b in raw.items()} if raw else None
 
     async def versions(self) -> list[tuple[str, int]]:
         """Published versions with their first-publish time (ms), oldest first."""
-        async with self.store._guard():
-            raw: Any = await self.client.zrange(self.keys.versions(), 0, -1, withscores=True)
+        raw: Any = await self.conn.call(
+            self.client.zrange(self.keys.versions(), 0, -1, withscores=True)
+        )
         return [(_s(v), int(score)) for v, score in raw]
 
     async def history(self, count: int = 100) -> list[Activation]:
         """The latest activations, newest first."""
-        async with self.store._guard():
-            raw: Any = await self.client.xrevrange(self.keys.history(), count=count)
+        raw: Any = await self.conn.call(self.client.xrevrange(self.keys.history(), count=count))
         out = []
         for sid, fields in raw or ():
             f = {_s(a): _s(b) for a, b in fields.items()}
@@ -141,8 +123,7 @@ class ConfigStore:
 
     async def last_activation_id(self) -> str:
         """The stream id of the newest activation ("0-0" when there is none yet)."""
-        async with self.store._guard():
-            raw: Any = await self.client.xrevrange(self.keys.history(), count=1)
+        raw: Any = await self.conn.call(self.client.xrevrange(self.keys.history(), count=1))
         return _s(raw[0][0]) if raw else "0-0"
 
     async def wait_activation(self, after: str, block_ms: int) -> str:
@@ -152,8 +133,7 @@ class ConfigStore:
         any other replica within a round trip, instead of at its next refresh tick.
         """
         key = self.keys.history()
-        async with self.store._guard():
-            raw: Any = await self.client.xread({key: after}, count=100, block=block_ms)
+        raw: Any = await self.conn.call(self.client.xread({key: after}, count=100, block=block_ms))
         newest = after
         streams = raw.values() if isinstance(raw, dict) else (e for _, e in raw or ())
         for entries in streams:  # RESP3 answers a map, RESP2 a list of pairs
@@ -163,60 +143,57 @@ class ConfigStore:
 
     async def lead(self, task: str, replica: str, lease_ms: int) -> bool:
         """Take or renew the leader lease of ``task``; True while this replica holds it."""
-        async with self.store._guard():
-            held = await self.scripts.lead(keys=[self.keys.lock(task)], args=[replica, lease_ms])
+        held = await self.conn.run(self.scripts.lead, [self.keys.lock(task)], [replica, lease_ms])
         return bool(held)
 
     async def save_drift(self, report: bytes, ttl_ms: int) -> None:
         """Share the leader's drift report with the other replicas (expires with the leader)."""
-        async with self.store._guard():
-            await self.client.set(self.keys.drift_report(), report, px=ttl_ms)
+        await self.conn.call(self.client.set(self.keys.drift_report(), report, px=ttl_ms))
 
     async def load_drift(self) -> bytes | None:
         """The last shared drift report, if a leader wrote one recently."""
-        async with self.store._guard():
-            raw: Any = await self.client.get(self.keys.drift_report())
+        raw: Any = await self.conn.call(self.client.get(self.keys.drift_report()))
         return _b(raw) if raw else None
 
     async def claims(self) -> list[tuple[str, int]]:
         """Live claim members with their expiry (ms), for the versions view."""
-        async with self.store._guard():
-            raw: Any = await self.client.zrange(self.keys.claims(), 0, -1, withscores=True)
+        raw: Any = await self.conn.call(
+            self.client.zrange(self.keys.claims(), 0, -1, withscores=True)
+        )
         return [(_s(m), int(score)) for m, score in raw]
 
     async def set_pin(self, version: str | None) -> None:
         """Pin ``version`` as active (manual override), or clear the pin with ``None``."""
-        async with self.store._guard():
-            if version is None:
-                await self.client.delete(self.keys.pin())
-            else:
-                await self.client.set(self.keys.pin(), version)
+        if version is None:
+            await self.conn.call(self.client.delete(self.keys.pin()))
+        else:
+            await self.conn.call(self.client.set(self.keys.pin(), version))
 
     async def assign(self, ns: str, agent_id: str, body: bytes, version: str) -> bool:
         """Store (``body``) or clear (``b""``) an assignment and mark the agent stale."""
         k = self.keys
-        async with self.store._guard():
-            live = await self.scripts.assign_capabilities(
-                keys=[k.assignment(ns, agent_id), k.live(ns, agent_id), k.events(ns)],
-                args=[agent_id, body, self.store.events_maxlen, version],
-            )
+        live = await self.conn.run(
+            self.scripts.assign_capabilities,
+            [k.assignment(ns, agent_id), k.live(ns, agent_id), k.events(ns)],
+            [agent_id, body, self.store.events_maxlen, version],
+        )
         return bool(live)
 
     async def assignment(self, ns: str, agent_id: str) -> bytes | None:
         """The stored assignment JSON of one agent, if any."""
-        async with self.store._guard():
-            raw: Any = await self.client.get(self.keys.assignment(ns, agent_id))
+        raw: Any = await self.conn.call(self.client.get(self.keys.assignment(ns, agent_id)))
         return _b(raw) if raw else None
 
     async def note_event(self, ns: str, kind: str, agent_id: str, detail: str) -> None:
         """Append a registry event (drift, lost assignment) to the namespace's stream."""
-        async with self.store._guard():
-            await self.client.xadd(
+        await self.conn.call(
+            self.client.xadd(
                 self.keys.events(ns),
                 {"t": kind, "a": agent_id, "d": detail},
                 maxlen=self.store.events_maxlen,
                 approximate=True,
             )
+        )
 
     async def note_once(self, ns: str, name: str, agent_id: str, value: str, detail: str) -> bool:
         """Record a ``name`` event for ``agent_id`` the first time it reaches ``value``.
@@ -225,9 +202,9 @@ class ConfigStore:
         (True); the others, and any later pass, get False.
         """
         k = self.keys
-        async with self.store._guard():
-            new = await self.scripts.note_once(
-                keys=[k.noted(ns, name), k.events(ns)],
-                args=[agent_id, value, name, detail, self.store.events_maxlen],
-            )
+        new = await self.conn.run(
+            self.scripts.note_once,
+            [k.noted(ns, name), k.events(ns)],
+            [agent_id, value, name, detail, self.store.events_maxlen],
+        )
         return bool(new)

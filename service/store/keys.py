@@ -1,5 +1,8 @@
 """Every Redis key the registry uses is built here, from one prefix and a namespace hash tag.
 
+Each key's type and value layout is in its method's docstring and, all in one table with the
+codec that reads it, in ``service/store/SCHEMA.md``.
+
 Per-namespace keys carry the hash tag ``{ns}``, so all keys of one namespace live in one
 Redis Cluster slot and every Lua call stays inside it. Two scripts read keys whose names
 depend on data they read first (a capability's providers' liveness keys; an agent's old
@@ -33,7 +36,14 @@ class Keys:
         return f"{self._ns(ns)}a:{agent_id}"
 
     def live(self, ns: str, agent_id: str) -> str:
-        """STRING with TTL = expire_after: the liveness key. Value: the hot heartbeat state."""
+        """HASH with TTL = expire_after: the liveness key, the agent's hot heartbeat state.
+
+        Fields: ``t`` expire_after ms, ``d`` degraded_after ms, ``r`` retention ms, ``s``
+        dependency signature, ``e`` epoch tag (:func:`records.epoch_tag`, or ``-``/``stale``),
+        ``c`` dependency capabilities joined with ``,``. Written and read only through the Lua
+        prelude (``live_write``/``live_read``); Python decodes ``[t, d, r]`` with
+        :meth:`records.Liveness.parse`.
+        """
         return f"{self._ns(ns)}l:{agent_id}"
 
     def agent_lifecycle(self, ns: str, agent_id: str) -> list[str]:

@@ -7,9 +7,11 @@ agent small, and the Lua scripts read ``fp`` and ``prov`` from it with ``cjson``
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 
 import msgspec
 
@@ -37,6 +39,8 @@ class StoredAgent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True)
     cfg: str | None = None
     capv: str | None = None
     deps: int = 0
+    # The identity the agent id is bound to (empty: unowned, auth off at registration).
+    own: str = ""
 
 
 _enc = msgspec.json.Encoder()
@@ -66,7 +70,13 @@ class Encoded:
     fingerprint: str
 
 
-def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int) -> Encoded:
+def owner_tag(owner: str) -> str:
+    """The short form of an owner kept in the liveness hash: 16 hex of its sha1, which the
+    scripts recompute from a record's ``own`` with ``redis.sha1hex`` ("" for no owner)."""
+    return hashlib.sha1(owner.encode()).hexdigest()[:16] if owner else ""
+
+
+def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int, owner: str = "") -> Encoded:
     """Build the stored record and provider-index entries for a full heartbeat."""
     endpoint = endpoint_of(req)
     provided: list[str] = []
@@ -110,6 +120,7 @@ def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int) -> Encoded
         cfg=req.config_version,
         capv=req.capabilities_version,
         deps=sum(len(t.dependencies) for t in req.tools),
+        own=owner,
     )
     return Encoded(_enc.encode(doc), provided, entries, fingerprint)
 
@@ -132,6 +143,19 @@ def decode_entry(raw: bytes) -> ProviderEntry:
     return _entry_dec.decode(raw)
 
 
+@lru_cache(maxsize=64)  # called on every HEAD with the same active version
+def epoch_tag(version: str) -> str:
+    """The short tag of a config version kept in the liveness hash's ``e`` field.
+
+    Versions are ``sha256:<64 hex>``, longer than a listpack value may be (64 bytes by
+    default): storing them whole would turn every liveness hash into a hashtable (~4x the
+    memory). 12 hex digits tell two versions apart with ample margin. ``""`` stays ``""``.
+    """
+    if not version:
+        return ""
+    return hashlib.blake2b(version.encode(), digest_size=6).hexdigest()
+
+
 def iso(ms: int) -> str:
     """RFC 3339 UTC timestamp with milliseconds, as MCP Mesh clients parse them."""
     return (
@@ -151,11 +175,12 @@ class Liveness:
     age_ms: int | None
 
     @classmethod
-    def parse(cls, value: bytes | None, pttl: int) -> Liveness | None:
-        """Parse the hot state ``"ttl deg ret sig epoch caps"``; ``None`` when expired."""
+    def parse(cls, value: Sequence[Any] | None, pttl: int) -> Liveness | None:
+        """Decode the liveness fields ``[t, d, r]`` (see SCHEMA.md) that the prelude's
+        ``live_read`` returns, with the key's PTTL; ``None`` when expired."""
         if not value or pttl <= 0:
             return None
-        ttl, deg, ret = (int(x) for x in value.split(b" ", 3)[:3])
+        ttl, deg, ret = (int(x) for x in value[:3])
         return cls(ttl, deg, ret, max(ttl - pttl, 0))
 
     @property

@@ -13,6 +13,7 @@ __all__ = [
     "AgentRow",
     "EventRow",
     "HeartbeatResult",
+    "NotOwner",
     "SweepStats",
     "Touch",
     "candidates_of",
@@ -26,6 +27,11 @@ class Touch(enum.IntEnum):
     GONE = 0
     OK = 1
     CHANGED = 2
+    FORBIDDEN = 3  # another identity owns the agent id: nothing was refreshed
+
+
+class NotOwner(Exception):
+    """The agent id is bound to another identity; the store changed nothing."""
 
 
 @dataclass(frozen=True, slots=True)

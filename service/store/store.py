@@ -1,38 +1,37 @@
-"""The registry's Redis store: domain methods over Lua scripts; the only module using redis.
+"""The registry's Redis store: domain methods over Lua scripts.
 
-Every method turns driver failures into :class:`StoreUnavailable`, so the API can answer
-503 (and never a misleading 404 or 410) while Redis is away.
+Every Redis call goes through :meth:`Conn.call`, which turns driver failures into
+:class:`StoreUnavailable`, so the API can answer 503 (never a misleading 404 or 410) while
+Redis is away. Nothing Redis holds is cached here except ``_where`` (see :class:`Store`),
+which is only a guess that every path corrects.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from redis.exceptions import RedisError
 
 from service.domain.matching import Candidate
-from service.errors import StoreUnavailable
 from service.models import HeartbeatRequest
 from service.settings import Settings, Thresholds
 from service.store.client import AnyRedis, make_client
-from service.store.coalesce import Coalescer
+from service.store.conn import Conn
 from service.store.keys import DEFAULT_NAMESPACE, Keys
-from service.store.records import encode_agent
+from service.store.records import encode_agent, epoch_tag, owner_tag
 from service.store.results import (
     AgentRow,
     EventRow,
     HeartbeatResult,
+    NotOwner,
     SweepStats,
     Touch,
     candidates_of,
     rows_of,
 )
-from service.store.scripts import Scripts
 
 log = logging.getLogger("service.store")
 _json = msgspec.json.Encoder()
@@ -45,19 +44,30 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+# Bound on the ``_where`` guesses kept (least recently used dropped first).
+_WHERE_MAX = 200_000
+
+
 class Store:
-    """Domain operations of the registry over one Redis deployment."""
+    """Domain operations of the registry over one Redis deployment.
+
+    ``_where`` maps agent ids to the namespace this replica last saw them in. A HEAD names
+    only the agent id, and without the guess a HEAD of an agent outside the default
+    namespace would cost a locator lookup every time instead of one EVALSHA. It is kept
+    because it cannot go wrong in a way that sticks: a wrong or outdated guess (the agent
+    moved, or Redis lost everything) makes the script find no agent there, and every path
+    that uses it (touch, get_agent, unregister) then reads the locator, retries in the
+    namespace Redis names, and corrects the guess. A guess is never taken as proof that an
+    agent exists (tests/integration/test_store_contract.py proves the recovery).
+    """
 
     def __init__(self, client: AnyRedis, keys: Keys, *, events_maxlen: int = 10_000) -> None:
+        self.conn = Conn(client)
         self.client = client
         self.keys = keys
         self.events_maxlen = events_maxlen
-        self.scripts = Scripts.register(client)
-        # Heartbeats made in the same loop turn share one pipeline write (still 1 EVALSHA each).
-        self._batch = Coalescer(client)
-        # agent_id -> namespace, learned from heartbeats; a miss costs one locator lookup.
+        self.scripts = self.conn.scripts
         self._where: OrderedDict[str, str] = OrderedDict()
-        self._known_ns: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -67,36 +77,31 @@ class Store:
         )
 
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and, in Sentinel mode, the sentinels' connections)."""
         await self.client.aclose()
-
-    @asynccontextmanager
-    async def _guard(self) -> AsyncIterator[None]:
-        try:
-            yield
-        except RedisError as exc:
-            log.warning("redis error: %s", exc)
-            raise StoreUnavailable(f"the registry store is unavailable: {exc}") from exc
-        except OSError as exc:  # a socket error that escaped the driver
-            raise StoreUnavailable(f"the registry store is unavailable: {exc}") from exc
+        manager = getattr(getattr(self.client, "connection_pool", None), "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()
 
     def _remember(self, agent_id: str, ns: str) -> None:
         self._where[agent_id] = ns
         self._where.move_to_end(agent_id)
-        if len(self._where) > 200_000:
+        if len(self._where) > _WHERE_MAX:
             self._where.popitem(last=False)
 
+    def _guess(self, agent_id: str) -> str:
+        return self._where.get(agent_id, DEFAULT_NAMESPACE)
+
     async def _locate(self, agent_id: str) -> str:
-        async with self._guard():
-            raw = await self.client.hget(self.keys.locator(), agent_id)
+        """The agent's namespace as Redis records it (the locator); corrects the guess."""
+        raw = await self.conn.call(self.client.hget(self.keys.locator(), agent_id))
         ns = _s(raw) if raw else DEFAULT_NAMESPACE
         self._remember(agent_id, ns)
         return ns
 
     async def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless Redis answers."""
-        async with self._guard():
-            await self.client.ping()
+        await self.conn.call(self.client.ping())
 
     async def heartbeat(
         self,
@@ -106,10 +111,17 @@ class Store:
         profile: str,
         epoch: str,
         now_ms: int,
+        owner: str = "",
     ) -> HeartbeatResult:
-        """Register or refresh an agent and fetch its candidates: one EVALSHA in steady state."""
+        """Register or refresh an agent and fetch its candidates: one EVALSHA in steady state.
+
+        ``owner`` (the caller's identity; "" with auth off) must be the identity the id is
+        bound to, anywhere in the registry: a new id is first looked up in the namespace
+        the locator names (a registration costs two more round trips; a heartbeat none).
+        Raises :class:`NotOwner` when another identity holds the id, changing nothing.
+        """
         k, ns = self.keys, req.namespace
-        enc = encode_agent(req, profile=profile, now_ms=now_ms)
+        enc = encode_agent(req, profile=profile, now_ms=now_ms, owner=owner)
         local_deps: list[str] = []
         remote_deps: list[tuple[str, str]] = []
         for tool in req.tools:
@@ -139,12 +151,21 @@ class Store:
             enc.fingerprint,
             live_prefix,
             prov_prefix,
-            epoch or "-",
+            epoch_tag(epoch) or "-",
             _json.encode(names),
+            owner_tag(owner),
+            "0",
         ]
-        async with self._guard():
-            out = await self._batch.call(self.scripts.heartbeat, keys, args)
+        out = await self.conn.run(self.scripts.heartbeat, keys, args, batch=True)
         kind = _s(out[0])
+        if kind == "claim":
+            # New here: the id may live in another namespace, bound to someone else.
+            await self._check_elsewhere(req.agent_id, ns, owner_tag(owner))
+            args[-1] = "1"
+            out = await self.conn.run(self.scripts.heartbeat, keys, args)
+            kind = _s(out[0])
+        if kind == "forbidden":
+            raise NotOwner(req.agent_id)
         candidates = {
             cap: candidates_of(rows) for cap, rows in zip(local_deps, out[2:], strict=True)
         }
@@ -156,33 +177,56 @@ class Store:
         return HeartbeatResult(kind, candidates, out[1] or None)
 
     async def _registered(self, agent_id: str, ns: str) -> None:
-        """First registration: index the namespace; drop a copy left in another namespace."""
+        """First registration: index the namespace; drop a copy left in another namespace.
+
+        One pipeline, on registration only (never on a steady-state heartbeat). The
+        namespace is added to the global set every time, not once per process: after Redis
+        lost its data, the re-registrations are what put the namespaces back. The global
+        keys carry no hash tag, so this cannot live in the per-namespace heartbeat script.
+        """
         k = self.keys
-        async with self._guard():
-            raw = await self.client.hget(k.locator(), agent_id)
-            previous = _s(raw) if raw else DEFAULT_NAMESPACE
-            if ns != DEFAULT_NAMESPACE:
-                await self.client.hset(k.locator(), agent_id, ns)
-            elif raw:
-                await self.client.hdel(k.locator(), agent_id)
-            if ns not in self._known_ns:
-                await self.client.sadd(k.namespaces(), ns)
-                self._known_ns.add(ns)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(k.locator(), agent_id)
+        if ns != DEFAULT_NAMESPACE:
+            pipe.hset(k.locator(), agent_id, ns)
+        else:
+            pipe.hdel(k.locator(), agent_id)
+        pipe.sadd(k.namespaces(), ns)
+        raw = (await self.conn.call(pipe.execute()))[0]
+        previous = _s(raw) if raw else DEFAULT_NAMESPACE
         if previous != ns:
             await self._unregister_in(previous, agent_id)
 
-    async def touch(self, agent_id: str, *, epoch: str = "") -> Touch:
-        """The cheap heartbeat: refresh the TTL and report whether a full POST is needed."""
-        ns = self._where.get(agent_id, DEFAULT_NAMESPACE)
-        result = await self._touch_in(ns, agent_id, epoch)
+    async def _check_elsewhere(self, agent_id: str, ns: str, tag: str) -> None:
+        """Raise :class:`NotOwner` when the id is registered in another namespace (the one
+        the locator names) under another owner: ownership covers an id across namespaces."""
+        other = await self._locate(agent_id)
+        if other == ns:
+            return
+        k = self.keys
+        bound = await self.conn.run(
+            self.scripts.owner_of, [k.live(other, agent_id), k.doc(other, agent_id)], []
+        )
+        if bound and _s(bound) != tag:
+            raise NotOwner(agent_id)
+
+    async def touch(self, agent_id: str, *, epoch: str = "", owner: str = "") -> Touch:
+        """The cheap heartbeat: refresh the TTL and report whether a full POST is needed.
+
+        ``owner`` is checked in the same script: another identity's agent gets FORBIDDEN.
+        """
+        ns = self._guess(agent_id)
+        tag = owner_tag(owner)
+        result = await self._touch_in(ns, agent_id, epoch_tag(epoch), tag)
         if result is Touch.GONE:
-            # A replica that never saw this agent guesses the default namespace; confirm.
+            # A wrong guess (a replica that never saw the agent guesses the default
+            # namespace; the agent moved; Redis lost it) looks like GONE: confirm.
             real = await self._locate(agent_id)
             if real != ns:
-                result = await self._touch_in(real, agent_id, epoch)
+                result = await self._touch_in(real, agent_id, epoch_tag(epoch), tag)
         return result
 
-    async def _touch_in(self, ns: str, agent_id: str, epoch: str) -> Touch:
+    async def _touch_in(self, ns: str, agent_id: str, epoch: str, owner: str) -> Touch:
         k = self.keys
         keys = [
             k.live(ns, agent_id),
@@ -192,34 +236,58 @@ class Store:
             k.degraded(ns),
             k.events(ns),
         ]
-        async with self._guard():
-            code = await self._batch.call(
-                self.scripts.touch, keys, [agent_id, epoch, self.events_maxlen]
-            )
+        code = await self.conn.run(
+            self.scripts.touch, keys, [agent_id, epoch, self.events_maxlen, owner], batch=True
+        )
         return Touch(int(code))
 
-    async def unregister(self, agent_id: str) -> bool:
-        """Remove an agent; its consumers are told to re-POST by their next HEAD."""
-        ns = self._where.get(agent_id) or await self._locate(agent_id)
-        removed = await self._unregister_in(ns, agent_id)
+    async def unregister(self, agent_id: str, owner: str = "") -> bool:
+        """Remove an agent; its consumers are told to re-POST by their next HEAD.
+
+        Raises :class:`NotOwner` (changing nothing) when ``owner`` is not the agent's.
+        """
+        ns = self._guess(agent_id)
+        tag = owner_tag(owner)
+        removed = await self._unregister_in(ns, agent_id, tag)
+        if not removed:
+            real = await self._locate(agent_id)  # the guess was wrong or outdated
+            if real != ns:
+                ns, removed = real, await self._unregister_in(real, agent_id, tag)
         if removed and ns != DEFAULT_NAMESPACE:
-            async with self._guard():
-                await self.client.hdel(self.keys.locator(), agent_id)
+            await self.conn.call(self.client.hdel(self.keys.locator(), agent_id))
         self._where.pop(agent_id, None)
         return removed
 
-    async def _unregister_in(self, ns: str, agent_id: str) -> bool:
+    async def _unregister_in(self, ns: str, agent_id: str, owner: str = "") -> bool:
         k = self.keys
         keys = [*k.agent_lifecycle(ns, agent_id), *k.agent_leftovers(ns, agent_id)]
-        async with self._guard():
-            done = await self.scripts.unregister(
-                keys=keys, args=[agent_id, k.prefixes(ns)[2], self.events_maxlen]
-            )
+        done = await self.conn.run(
+            self.scripts.unregister,
+            keys,
+            [agent_id, k.prefixes(ns)[2], self.events_maxlen, owner],
+        )
+        if int(done) < 0:
+            raise NotOwner(agent_id)
+        return bool(done)
+
+    async def set_owner(self, agent_id: str, owner: str) -> bool:
+        """Bind (or with ``""`` release) an agent id: admin transfer and release. False when
+        the agent is not registered."""
+        row = await self.get_agent(agent_id)
+        if row is None:
+            return False
+        k, ns = self.keys, row.doc.ns
+        doc = msgspec.json.encode(msgspec.structs.replace(row.doc, own=owner))
+        done = await self.conn.run(
+            self.scripts.set_owner,
+            [k.live(ns, agent_id), k.doc(ns, agent_id)],
+            [doc, owner_tag(owner)],
+        )
         return bool(done)
 
     async def get_agent(self, agent_id: str) -> AgentRow | None:
         """One agent with its liveness, or ``None`` if unknown or purged."""
-        ns = self._where.get(agent_id, DEFAULT_NAMESPACE)
+        ns = self._guess(agent_id)
         rows = await self._read(ns, ["ids", agent_id])
         if not rows:
             real = await self._locate(agent_id)
@@ -231,10 +299,9 @@ class Store:
         """Up to ``count`` agents of ``ns`` with ids after ``after``; returns the last id seen."""
         k = self.keys
         doc_prefix, live_prefix, _ = k.prefixes(ns)
-        async with self._guard():
-            out = await self.scripts.read_agents(
-                keys=[k.ids(ns)], args=[doc_prefix, live_prefix, "range", after, count]
-            )
+        out = await self.conn.run(
+            self.scripts.read_agents, [k.ids(ns)], [doc_prefix, live_prefix, "range", after, count]
+        )
         last = _s(out[-1][0]) if len(out) > 1 else ""
         return rows_of(out), last
 
@@ -245,55 +312,47 @@ class Store:
     async def _read(self, ns: str, args: list[str]) -> list[AgentRow]:
         k = self.keys
         doc_prefix, live_prefix, _ = k.prefixes(ns)
-        async with self._guard():
-            out = await self.scripts.read_agents(
-                keys=[k.ids(ns)], args=[doc_prefix, live_prefix, *args]
-            )
+        out = await self.conn.run(
+            self.scripts.read_agents, [k.ids(ns)], [doc_prefix, live_prefix, *args]
+        )
         return rows_of(out)
 
     async def providers(self, ns: str, capability: str) -> list[Candidate]:
         """Live providers of ``capability`` in ``ns``; cost is the number of its providers."""
         k = self.keys
-        async with self._guard():
-            rows = await self.scripts.providers(
-                keys=[k.providers(ns, capability)], args=[k.prefixes(ns)[1]]
-            )
+        rows = await self.conn.run(
+            self.scripts.providers, [k.providers(ns, capability)], [k.prefixes(ns)[1]]
+        )
         return candidates_of(rows)
 
     async def provider_ids(self, ns: str, capability: str) -> list[str]:
         """Agent ids holding an index entry for ``capability`` (live or not yet swept)."""
-        async with self._guard():
-            fields = await self.client.hkeys(self.keys.providers(ns, capability))
+        fields = await self.conn.call(self.client.hkeys(self.keys.providers(ns, capability)))
         return sorted({_s(f).split(":", 1)[0] for f in fields})
 
     async def capability_names(self, ns: str, after: str, count: int) -> list[str]:
         """Capability names of ``ns`` with at least one provider entry, after ``after``."""
         lo = f"({after}" if after else "-"
-        async with self._guard():
-            raw = await self.client.zrange(
-                self.keys.capindex(ns), lo, "+", bylex=True, offset=0, num=count
-            )
+        raw = await self.conn.call(
+            self.client.zrange(self.keys.capindex(ns), lo, "+", bylex=True, offset=0, num=count)
+        )
         return [_s(r) for r in raw]
 
     async def namespaces(self) -> list[str]:
         """Every namespace that has held an agent, sorted."""
-        async with self._guard():
-            raw = await self.client.smembers(self.keys.namespaces())
-        names = sorted(_s(r) for r in raw)
-        self._known_ns.update(names)
-        return names
+        raw = await self.conn.call(self.client.smembers(self.keys.namespaces()))
+        return sorted(_s(r) for r in raw)
 
     async def counts(self) -> dict[str, dict[str, int]]:
         """Agents per namespace and status, as the sweeper last classified them."""
         names = await self.namespaces()
         k = self.keys
-        async with self._guard():
-            pipe = self.client.pipeline(transaction=False)
-            for ns in names:
-                pipe.zcard(k.ids(ns))
-                pipe.scard(k.degraded(ns))
-                pipe.scard(k.expired(ns))
-            raw = await pipe.execute()
+        pipe = self.client.pipeline(transaction=False)
+        for ns in names:
+            pipe.zcard(k.ids(ns))
+            pipe.scard(k.degraded(ns))
+            pipe.scard(k.expired(ns))
+        raw = await self.conn.call(pipe.execute())
         out: dict[str, dict[str, int]] = {}
         for i, ns in enumerate(names):
             total, degraded, expired = (int(x) for x in raw[3 * i : 3 * i + 3])
@@ -306,8 +365,9 @@ class Store:
 
     async def events(self, ns: str, start: str, end: str, count: int) -> list[EventRow]:
         """Raw events of ``ns`` between stream ids ``start`` and ``end`` (XRANGE syntax)."""
-        async with self._guard():
-            raw = await self.client.xrange(self.keys.events(ns), start, end, count=count)
+        raw = await self.conn.call(
+            self.client.xrange(self.keys.events(ns), start, end, count=count)
+        )
         return [
             EventRow(_s(i), ns, {_s(f): _s(v) for f, v in (fields or {}).items()})
             for i, fields in raw or ()
@@ -338,8 +398,7 @@ class Store:
                 self.events_maxlen,
                 k.assignment_prefix(ns),
             ]
-            async with self._guard():
-                out = await self.scripts.sweep(keys=keys, args=args)
+            out = await self.conn.run(self.scripts.sweep, keys, args)
             for i in range(4):
                 totals[i] += int(out[i])
             if int(out[2]):

@@ -60,11 +60,11 @@ def registry_process(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., R
 @pytest.fixture
 def mesh_agent(
     tmp_path: Path, mesh_python: Path
-) -> Iterator[Callable[[str, int, str], subprocess.Popen[bytes]]]:
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Factory: run one of ``agents/*.py`` with the SDK, bound to 127.0.0.1:port."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str, port: int, registry_url: str) -> subprocess.Popen[bytes]:
+    def start(name: str, port: int, registry_url: str, **extra: str) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_MESH_", "REGISTRY_"))}
         env.update(
             HOST="127.0.0.1",
@@ -74,7 +74,8 @@ def mesh_agent(
             PYTHONPATH=str(AGENTS),
             MCP_MESH_LOG_LEVEL="WARNING",
         )
-        with (tmp_path / f"{name}.log").open("wb") as log:
+        env.update(extra)
+        with (tmp_path / f"{name}-{port}.log").open("wb") as log:
             proc = subprocess.Popen(
                 [str(mesh_python), str(AGENTS / f"{name}.py")],
                 env=env,

@@ -10,7 +10,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+
+from loadtests.thresholds import parse_summary
 
 # loadtests/ is a dev tool at the repository root, not an installed package: it runs as
 # ``python -m`` from there, and the tests read what it prints and writes.
@@ -30,15 +31,6 @@ KEYS = {
     "lookup_large",
     "ratios",
 }
-
-
-def parse_summary(output: str) -> dict[str, Any] | None:
-    """The ``LOADTEST_SUMMARY {json}`` line the runner prints last."""
-    for line in reversed(output.splitlines()):
-        if line.startswith("LOADTEST_SUMMARY "):
-            data: dict[str, Any] = json.loads(line.removeprefix("LOADTEST_SUMMARY "))
-            return data
-    return None
 
 
 def _run(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:

@@ -7,17 +7,13 @@ without the admin bearer token or with a wrong one, and name the field of a bad 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
-import httpx2
 import pytest
 from agents_data import agent, tool
 from config_bundles import worker, worker_bundle
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
+from mcp_client import call, mcp_session
 from support import RedisServer, RegistryProcess, start_registry
 
 from service.settings import Thresholds
@@ -31,28 +27,6 @@ ADMIN_TOOLS = (
 )
 # Slow thresholds: agents registered by a test stay live for the whole module.
 SLOW = Thresholds(heartbeat_interval=5.0, degraded_after=60.0, expire_after=120.0, retention=300.0)
-
-
-@asynccontextmanager
-async def mcp_session(
-    base_url: str, headers: dict[str, str] | None = None
-) -> AsyncIterator[ClientSession]:
-    """An initialized MCP client session on ``base_url``/mcp sending ``headers``."""
-    async with (
-        httpx2.AsyncClient(headers=headers or {}, timeout=10) as http,
-        streamable_http_client(f"{base_url}/mcp", http_client=http) as (read, write),
-        ClientSession(read, write) as session,
-    ):
-        await session.initialize()
-        yield session
-
-
-async def call(session: ClientSession, name: str, **args: Any) -> dict[str, Any]:
-    """Call a tool that must succeed; its structured result."""
-    result = await session.call_tool(name, args)
-    assert not result.is_error, result.content
-    assert isinstance(result.structured_content, dict)
-    return result.structured_content
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ async def test_replica_finds_the_master_through_sentinel(tmp_path: Path) -> None
                 "REGISTRY_REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}",
                 "REGISTRY_REDIS_SENTINEL_MASTER": sentinel.name,
                 "REGISTRY_REDIS_URL": "redis://ignored-host/3",
+                "REGISTRY_AUTH": "off",
             }
         )
         async with AsyncTestClient(app=create_app(settings)) as client:

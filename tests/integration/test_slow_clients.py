@@ -1,4 +1,5 @@
-"""Slow clients cannot hold a replica: header, body and idle timeouts, a connection cap."""
+"""Slow clients cannot hold a replica: body and idle timeouts, a connection cap (the header
+timer is service/httpserver.py's, tested with it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from support import RedisServer, RegistryProcess, start_registry
 
-HEADER_S, BODY_S = 1.0, 1.0
+HEADER_S, BODY_S = 1.0, 1.0  # HEADER_S: the keep-alive (idle) timeout here
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +47,6 @@ def _connect(replica: RegistryProcess) -> socket.socket:
     return socket.create_connection(("127.0.0.1", replica.port), 5)
 
 
-def test_slow_header_client_is_disconnected_after_the_header_timeout(
-    replica: RegistryProcess,
-) -> None:
-    with _connect(replica) as s:
-        s.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")  # never the blank line
-        took, data = _until_closed(s)
-    assert data == b""
-    assert HEADER_S * 0.8 <= took < HEADER_S + 3
-
-
 def test_slow_body_client_gets_408_after_the_body_timeout(replica: RegistryProcess) -> None:
     with _connect(replica) as s:
         s.sendall(
@@ -78,11 +69,11 @@ def test_idle_kept_alive_connection_is_closed_after_the_idle_timeout(
     assert took < HEADER_S + 3
 
 
-def test_connections_over_the_limit_wait_until_one_is_freed(replica: RegistryProcess) -> None:
+def test_connections_over_the_limit_are_shed_with_503(replica: RegistryProcess) -> None:
     held = [_connect(replica) for _ in range(2)]
     try:
         for s in held:
-            s.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+            s.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")  # slow, holding a slot
         time.sleep(0.2)
         started = time.monotonic()
         with _connect(replica) as s:
@@ -92,9 +83,9 @@ def test_connections_over_the_limit_wait_until_one_is_freed(replica: RegistryPro
     finally:
         for s in held:
             s.close()
-    # Served only once the slow connections timed out, never beyond the cap meanwhile.
-    assert data.startswith(b"HTTP/1.1 200"), data
-    assert waited >= HEADER_S * 0.5
+    # Answered at once, not queued behind the slow ones.
+    assert data.startswith(b"HTTP/1.1 503"), data
+    assert waited < 1.0
 
 
 def test_settings_reach_the_server() -> None:
@@ -109,6 +100,6 @@ def test_settings_reach_the_server() -> None:
         }
     )
     options = server_options(s)
-    assert options["http1_settings"].header_read_timeout == 12_000
-    assert options["backpressure"] == 50
+    assert options["timeout_keep_alive"] == 12.0
+    assert options["limit_concurrency"] == 50
     assert s.body_read_timeout == 3.0

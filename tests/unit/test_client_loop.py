@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
+import pytest
 
-from service.client import ConfigUpdate, RegistryClient
+from service.client import ConfigUpdate, DiscoveryError, RegistryClient
 
 REG = {"agent_id": "a-1", "name": "worker", "profile": "worker", "tools": []}
 
 
 def _answer(version: str, *, changed: bool) -> dict[str, Any]:
-    config: dict[str, Any] = {"version": version, "generation": 5, "changed": changed}
+    config: dict[str, Any] = {
+        "version": version,
+        "generation": 5,
+        "changed": changed,
+        "restart_required": False,
+    }
     if changed:
-        config |= {"payload": {"greeting": "hi"}, "restart_required": False}
+        config |= {"payload": {"greeting": "hi"}}
     return {
         "status": "success",
+        "message": "ok",
+        "agent_id": "a-1",
+        "timestamp": "2026-11-21T00:00:00Z",
+        "llm_tools": {},
         "dependencies_resolved": {},
         "lease": {"ttl_ms": 20000, "interval_ms": 5000},
         "config": config,
@@ -97,3 +108,45 @@ async def test_a_200_that_is_not_a_json_object_fails_over_instead_of_ending_the_
     await client.tick()
     assert client.current == 0 and not client.registered
     assert client.state.wiring is None
+
+
+async def test_async_with_heartbeats_until_the_block_ends_and_decodes_reads() -> None:
+    providers = {
+        "capability": "greeting",
+        "count": 1,
+        "next_cursor": None,
+        "providers": [
+            {
+                "agent_id": "g-1",
+                "function_name": "greet",
+                "capability": "greeting",
+                "version": "1.2.0",
+                "tags": ["english"],
+                "endpoint": "http://127.0.0.1:9001",
+                "namespace": "default",
+                "status": "healthy",
+            }
+        ],
+    }
+    script = Script(
+        lambda r: httpx.Response(200, json=_answer("sha256:v1", changed=False)),
+        lambda r: httpx.Response(200, json=providers),
+        lambda r: httpx.Response(
+            404, json={"title": "Not Found", "status": 404, "detail": "agent 'x' is not registered"}
+        ),
+    )
+    client = _client(script)
+    async with client:
+        async with asyncio.timeout(5):
+            await client.wait_registered()
+        page = await client.providers("greeting", tags=["english"])
+        assert page.providers[0].endpoint == "http://127.0.0.1:9001"  # a ProvidersPage
+        with pytest.raises(DiscoveryError) as err:
+            await client.agent("x")
+        assert err.value.status == 404 and "not registered" in err.value.detail
+    assert client._task is None  # the loop ended with the block
+    assert [(m, p) for m, p, _ in script.seen] == [
+        ("POST", "/heartbeat"),
+        ("GET", "/capabilities/greeting/providers"),
+        ("GET", "/agents/x"),
+    ]

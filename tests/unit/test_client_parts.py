@@ -75,13 +75,21 @@ PROBLEM_503 = {
 
 def _full_answer(*, changed: bool) -> dict[str, Any]:
     """A registry's POST answer: wiring, lease, config and capabilities."""
-    config: dict[str, Any] = {"version": "sha256:v1", "generation": 7, "changed": changed}
+    config: dict[str, Any] = {
+        "version": "sha256:v1",
+        "generation": 7,
+        "changed": changed,
+        "restart_required": False,
+    }
     caps: dict[str, Any] = {"version": "a:1", "changed": changed, "source": "assigned"}
     if changed:
-        config |= {"payload": {"config": {"model": "small"}}, "restart_required": False}
+        config |= {"payload": {"config": {"model": "small"}}}
         caps["assigned"] = ASSIGNED
     return {
         "status": "success",
+        "message": "ok",
+        "timestamp": "2026-11-21T00:00:00Z",
+        "llm_tools": {},
         "agent_id": "w-1",
         "dependencies_resolved": WIRING,
         "lease": {"ttl_ms": 20000, "interval_ms": 5000},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 from service import __version__
 from service.app import create_app
@@ -94,3 +95,13 @@ def test_swagger_ui_is_served_at_schema(doc: dict[str, Any]) -> None:
     assert app.openapi_config is not None
     assert app.openapi_config.path == "/schema"
     assert "swagger" in {p.paths[0].strip("/") or "" for p in app.openapi_config.render_plugins}
+
+
+async def test_the_document_and_swagger_ui_are_served() -> None:
+    async with AsyncTestClient(app=create_app(Settings())) as client:
+        doc = await client.get("/schema/openapi.json")
+        ui = await client.get("/schema/swagger")
+    assert doc.status_code == 200
+    assert doc.json()["info"]["title"] == "Agent registry"
+    assert ui.status_code == 200
+    assert "swagger-ui" in ui.text

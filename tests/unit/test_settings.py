@@ -16,10 +16,9 @@ def test_defaults_use_embedded_store_and_mcp_mesh_timers() -> None:
     assert s.redis_url is None
     assert s.thresholds == Thresholds(5.0, 10.0, 20.0, 300.0)
     assert (s.host, s.port, s.workers) == ("127.0.0.1", 8000, 1)
-    # Above the default 5 s heartbeat interval, so an agent's connection stays open between
-    # heartbeats; also the bound on a slow client's headers (one timer in granian).
-    assert server_options(s)["http1_settings"].header_read_timeout == 30_000
-    assert server_options(s)["backpressure"] == 1024
+    # Above the default 5 s heartbeat interval: uvicorn's own 5 s default races with it.
+    assert server_options(s)["timeout_keep_alive"] == 75.0
+    assert server_options(s)["limit_concurrency"] == 1024
     assert s.body_read_timeout == 10.0
 
 
@@ -36,15 +35,19 @@ def test_values_are_parsed() -> None:
             "REGISTRY_RETENTION": "60",
             "REGISTRY_DEPLOY_REVISION": "7",
             "REGISTRY_BUNDLE_DIR": "/app/bundle",
-            "REGISTRY_AGENT_TOKENS": "a, b,,c",
+            "REGISTRY_AUTH": "token",
+            "REGISTRY_TOKENS": '[{"subject": "a", "sha256": "'
+            + "0" * 64
+            + '", "scopes": ["read"]}]',
         }
     )
     assert not s.embedded
     assert s.thresholds == Thresholds(2.5, 6.0, 12.5, 60.0)
     assert (s.port, s.workers, s.deploy_revision) == (9000, 4, 7)
-    assert server_options(s)["http1_settings"].header_read_timeout == 120_000
+    assert server_options(s)["timeout_keep_alive"] == 120.0
     assert s.bundle_dir == Path("/app/bundle")
-    assert s.agent_tokens == ("a", "b", "c")
+    assert s.auth.mode == "token"
+    assert [t.subject for t in s.auth.tokens] == ["a"]
 
 
 def test_secrets_come_from_files(tmp_path: Path) -> None:

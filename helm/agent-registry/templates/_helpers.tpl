@@ -30,7 +30,12 @@ Image: the tag defaults to appVersion; the config version is the 12 hex after "-
 {{- end }}
 
 {{- define "agent-registry.image" -}}
-{{- $ref := printf "%s:%s" .Values.image.repository (include "agent-registry.imageTag" .) }}
+{{- $registry := dig "imageRegistry" "" (.Values.global | default dict) | default .Values.image.registry }}
+{{- $repository := .Values.image.repository }}
+{{- if $registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" $registry) $repository }}
+{{- end }}
+{{- $ref := printf "%s:%s" $repository (include "agent-registry.imageTag" .) }}
 {{- if .Values.image.digest }}
 {{- $ref = printf "%s@%s" $ref .Values.image.digest }}
 {{- end }}

@@ -25,8 +25,7 @@ local mode, member, ttl, maxlen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local seen = tonumber(ARGV[6])
 local own = redis.call('ZSCORE', versions_key, ARGV[5]) and 1 or 0
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', claims_key, '-inf', now)
 if mode == 'claim' then
   redis.call('ZADD', claims_key, now + ttl, member)

@@ -2,7 +2,7 @@
 -- live providers of the capabilities it depends on, all in one round trip.
 --
 -- KEYS[1]  doc        STRING  the agent's stored record (JSON)
--- KEYS[2]  live       STRING  liveness key; value = hot state, TTL = expire_after
+-- KEYS[2]  live       HASH    liveness (prelude live_read/live_write), TTL = expire_after
 -- KEYS[3]  ids        ZSET    every agent of the namespace (lexical)
 -- KEYS[4]  due        ZSET    id -> ms when the sweeper looks next
 -- KEYS[5]  capver     HASH    capability -> topology counter
@@ -22,24 +22,39 @@
 -- ARGV[9]  fingerprint of the provided entries
 -- ARGV[10] live-key prefix (providers' liveness keys are data: their ids come from KEYS)
 -- ARGV[11] provider-hash prefix (for capabilities this agent no longer provides)
--- ARGV[12] epoch: the config version the record was built for ("-" for none)
+-- ARGV[12] epoch tag of the config version the record was built for ("-" for none)
 -- ARGV[13] JSON capability names aligned with KEYS[10 ..]
--- Returns {kind, assignment, rows_1, rows_2, ...}: kind is "register", "update" or "refresh";
+-- ARGV[14] the caller's owner tag ("" when auth is off: nothing is checked or bound)
+-- ARGV[15] "1" when the caller already checked that no other namespace holds the id
+-- Returns {"forbidden"} when another identity owns the agent (nothing written), {"claim"}
+-- when the id is new here and ARGV[15] is not "1" (nothing written: the caller checks the
+-- other namespaces, then calls again), else
+-- {kind, assignment, rows_1, rows_2, ...}: kind is "register", "update" or "refresh";
 -- assignment is the stored JSON or ""; rows_i lists {entry, age_ms, degraded_after_ms} for
 -- each live provider of dependency key i.
-local doc_key, live_key = KEYS[1], KEYS[2]
+-- Events: register / update (entries changed), recover (it was degraded), and expire when
+-- it expired with no sweeper noticing.
+local doc_key, live_key, ids_key, due_key, capver_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local capindex_key, degraded_key, expired_key, events_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local id, doc = ARGV[1], ARGV[2]
 local ttl, deg, ret = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local maxlen, nprov = ARGV[6], tonumber(ARGV[7])
 local entries, fp = cjson.decode(ARGV[8]), ARGV[9]
 local live_prefix, prov_prefix, epoch = ARGV[10], ARGV[11], ARGV[12]
 local names = cjson.decode(ARGV[13])
-
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local caller, checked = ARGV[14], ARGV[15] == '1'
+local now = now_ms()
 
 local old = redis.call('GET', doc_key)
-local was_live = redis.call('EXISTS', live_key) == 1
+local lv = live_read(live_key)
+local was_live = lv ~= nil
+if caller ~= '' then
+  -- Ownership: the id is bound to the identity that registered it; nobody else may speak
+  -- for it. A record registered while auth was off is unowned and binds to this caller.
+  local bound = stored_owner(lv, old)
+  if bound ~= '' and bound ~= caller then return {'forbidden'} end
+  if not old and not lv and not checked then return {'claim'} end
+end
 local changed = true
 local kind = 'register'
 if old then
@@ -47,20 +62,13 @@ if old then
   if was_live then
     kind = 'refresh'
     if od.fp == fp then changed = false end
-  elseif redis.call('SREM', KEYS[8], id) == 0 then
+  elseif redis.call('SREM', expired_key, id) == 0 then
     -- Expired while no sweeper ran: record the expiry before the re-registration.
-    redis.call('XADD', KEYS[9], 'MAXLEN', '~', maxlen, '*', 't', 'expire', 'a', id, 'd', 'noticed at re-registration')
+    event(events_key, maxlen, 'expire', id, 'noticed at re-registration')
   end
   local keep = {}
   for _, e in ipairs(entries) do keep[names[e[1]] .. '\0' .. e[2]] = true end
-  for _, p in ipairs(od.prov or {}) do
-    if not keep[p[1] .. '\0' .. p[2]] then
-      local k = prov_prefix .. p[1]
-      redis.call('HDEL', k, p[2])
-      redis.call('HINCRBY', KEYS[5], p[1], 1)
-      if redis.call('EXISTS', k) == 0 then redis.call('ZREM', KEYS[6], p[1]) end
-    end
-  end
+  drop_entries(od.prov or {}, prov_prefix, capver_key, capindex_key, keep)
 end
 
 if changed then
@@ -69,43 +77,28 @@ if changed then
     redis.call('HSET', KEYS[9 + e[1]], e[2], e[3])
   end
   for i = 1, nprov do
-    redis.call('ZADD', KEYS[6], 0, names[i])
-    redis.call('HINCRBY', KEYS[5], names[i], 1)
+    redis.call('ZADD', capindex_key, 0, names[i])
+    redis.call('HINCRBY', capver_key, names[i], 1)
   end
-  redis.call('XADD', KEYS[9], 'MAXLEN', '~', maxlen, '*', 't', kind, 'a', id, 'd', '')
+  event(events_key, maxlen, kind, id)
 end
 
--- The consumer's signature: the sum of its dependencies' counters, which only grow.
 local deps = {}
 for i = nprov + 1, #names do deps[#deps + 1] = names[i] end
-local sig = 0
-if #deps > 0 then
-  for _, v in ipairs(redis.call('HMGET', KEYS[5], unpack(deps))) do sig = sig + (tonumber(v) or 0) end
-end
+local sig = dep_signature(capver_key, deps)
 
 redis.call('SET', doc_key, doc, 'PX', ttl + ret)
-redis.call('SET', live_key, ttl .. ' ' .. deg .. ' ' .. ret .. ' ' .. sig .. ' ' .. epoch .. ' ' .. table.concat(deps, ','), 'PX', ttl)
-redis.call('ZADD', KEYS[3], 0, id)
-redis.call('ZADD', KEYS[4], now + deg, id)
-redis.call('SREM', KEYS[7], id)
-redis.call('SREM', KEYS[8], id)
+live_write(live_key, ttl, deg, ret, sig, epoch, table.concat(deps, ','), caller)
+redis.call('ZADD', ids_key, 0, id)
+redis.call('ZADD', due_key, now + deg, id)
+-- A live agent the sweeper saw degraded is back: the same event a HEAD leaves (touch.lua).
+if redis.call('SREM', degraded_key, id) == 1 and was_live then
+  event(events_key, maxlen, 'recover', id)
+end
+redis.call('SREM', expired_key, id)
 
 local out = {kind, redis.call('GET', KEYS[10 + #names]) or ''}
 for i = nprov + 1, #names do
-  local h = redis.call('HGETALL', KEYS[9 + i])
-  local rows = {}
-  for j = 1, #h, 2 do
-    local pid = string.match(h[j], '^([^:]+):')
-    local lk = live_prefix .. pid
-    local pttl = redis.call('PTTL', lk)
-    if pttl > 0 then
-      local lv = redis.call('GET', lk)
-      local pttl_full, pdeg = string.match(lv, '^(%d+) (%d+) ')
-      rows[#rows + 1] = h[j + 1]
-      rows[#rows + 1] = tonumber(pttl_full) - pttl
-      rows[#rows + 1] = tonumber(pdeg)
-    end
-  end
-  out[#out + 1] = rows
+  out[#out + 1] = live_candidates(KEYS[9 + i], live_prefix)
 end
 return out

@@ -14,5 +14,5 @@ local noted_key, events_key = KEYS[1], KEYS[2]
 local id, value, kind, detail, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('HGET', noted_key, id) == value then return 0 end
 redis.call('HSET', noted_key, id, value)
-redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*', 't', kind, 'a', id, 'd', detail)
+event(events_key, maxlen, kind, id, detail)
 return 1

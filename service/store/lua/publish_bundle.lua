@@ -12,8 +12,7 @@ if redis.call('EXISTS', bundle_key) == 1 then
   redis.call('ZADD', versions_key, 'NX', 0, version)
   return 0
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 for i = 2, #ARGV, 2 do
   redis.call('HSET', bundle_key, ARGV[i], ARGV[i + 1])
 end

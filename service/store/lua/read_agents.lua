@@ -4,9 +4,9 @@
 -- ARGV[1] doc prefix  ARGV[2] live prefix
 -- ARGV[3] mode: "range" (ARGV[4] exclusive lower bound id or "", ARGV[5] count)
 --               or "ids" (ARGV[4 ..] explicit agent ids)
--- Returns {now_ms, {id, doc or false, live value or false, pttl}, ...}.
-local t = redis.call('TIME')
-local out = {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)}
+-- Returns {now_ms, {id, doc or false, {ttl, deg, ret} or false, pttl}, ...}.
+local doc_prefix, live_prefix = ARGV[1], ARGV[2]
+local out = {now_ms()}
 local ids
 if ARGV[3] == 'range' then
   local lo = ARGV[4] == '' and '-' or ('(' .. ARGV[4])
@@ -16,9 +16,10 @@ else
   for i = 4, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
 for _, id in ipairs(ids) do
-  local lk = ARGV[2] .. id
-  local doc = redis.call('GET', ARGV[1] .. id)
-  local lv = redis.call('GET', lk)
-  out[#out + 1] = {id, doc or false, lv or false, lv and redis.call('PTTL', lk) or -2}
+  local lk = live_prefix .. id
+  local doc = redis.call('GET', doc_prefix .. id)
+  local lv = live_read(lk)
+  local live = lv and {lv.ttl, lv.deg, lv.ret} or false
+  out[#out + 1] = {id, doc or false, live, lv and redis.call('PTTL', lk) or -2}
 end
 return out

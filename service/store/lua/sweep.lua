@@ -10,66 +10,56 @@
 -- ARGV[4] provider-hash prefix  ARGV[5] events stream maxlen (approximate)
 -- ARGV[6] assignment prefix
 -- Returns {looked_at, degraded, expired, purged}.
+local due_key, ids_key, capver_key, capindex_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local degraded_key, expired_key, events_key = KEYS[5], KEYS[6], KEYS[7]
 local limit, doc_prefix, live_prefix, prov_prefix, maxlen, asg_prefix =
   tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local nd, ne, np = 0, 0, 0
 
-local function event(kind, id, detail)
-  redis.call('XADD', KEYS[7], 'MAXLEN', '~', maxlen, '*', 't', kind, 'a', id, 'd', detail or '')
-end
-
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+local ids = redis.call('ZRANGEBYSCORE', due_key, '-inf', now, 'LIMIT', 0, limit)
 for _, id in ipairs(ids) do
   local lk = live_prefix .. id
-  local v = redis.call('GET', lk)
-  if v then
-    local ttl, deg = string.match(v, '^(%d+) (%d+) ')
-    ttl, deg = tonumber(ttl), tonumber(deg)
+  local lv = live_read(lk)
+  if lv then
     local pttl = redis.call('PTTL', lk)
-    local age = ttl - pttl
-    if age >= deg then
-      if redis.call('SADD', KEYS[5], id) == 1 then
-        event('degraded', id)
+    local age = lv.ttl - pttl
+    if age >= lv.deg then
+      if redis.call('SADD', degraded_key, id) == 1 then
+        event(events_key, maxlen, 'degraded', id)
         nd = nd + 1
       end
-      redis.call('ZADD', KEYS[1], now + pttl, id)
+      redis.call('ZADD', due_key, now + pttl, id)
     else
-      redis.call('ZADD', KEYS[1], now + deg - age, id)
+      redis.call('ZADD', due_key, now + lv.deg - age, id)
     end
   else
     local dk = doc_prefix .. id
     local doc = redis.call('GET', dk)
     if doc then
-      if redis.call('SADD', KEYS[6], id) == 1 then
-        for _, p in ipairs(cjson.decode(doc).prov or {}) do
-          local k = prov_prefix .. p[1]
-          redis.call('HDEL', k, p[2])
-          redis.call('HINCRBY', KEYS[3], p[1], 1)
-          if redis.call('EXISTS', k) == 0 then redis.call('ZREM', KEYS[4], p[1]) end
-        end
-        redis.call('SREM', KEYS[5], id)
-        event('expire', id)
+      if redis.call('SADD', expired_key, id) == 1 then
+        drop_entries(doc_provided(doc), prov_prefix, capver_key, capindex_key)
+        redis.call('SREM', degraded_key, id)
+        event(events_key, maxlen, 'expire', id)
         ne = ne + 1
       end
       local left = redis.call('PTTL', dk)
       if left < 0 then left = 0 end
-      redis.call('ZADD', KEYS[1], now + left + 1, id)
+      redis.call('ZADD', due_key, now + left + 1, id)
     else
-      redis.call('ZREM', KEYS[1], id)
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('SREM', KEYS[5], id)
-      redis.call('SREM', KEYS[6], id)
+      redis.call('ZREM', due_key, id)
+      redis.call('ZREM', ids_key, id)
+      redis.call('SREM', degraded_key, id)
+      redis.call('SREM', expired_key, id)
       local ak = asg_prefix .. id
       local asg = redis.call('GET', ak)
       local detail = ''
       if asg then
         redis.call('DEL', ak)
-        detail = 'dropped assignment ' .. (cjson.decode(asg).v or '')
+        detail = 'dropped assignment ' .. assignment_version(asg)
       end
       for i = 8, #KEYS do redis.call('HDEL', KEYS[i], id) end
-      event('purge', id, detail)
+      event(events_key, maxlen, 'purge', id, detail)
       np = np + 1
     end
   end

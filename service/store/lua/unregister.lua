@@ -7,30 +7,31 @@
 -- KEYS[7] degraded  KEYS[8] expired  KEYS[9] events  KEYS[10] assignment
 -- KEYS[11 ..] noted HASHes (field = agent id)
 -- ARGV[1] agent_id  ARGV[2] provider-hash prefix  ARGV[3] events stream maxlen
+-- ARGV[4] the caller's owner tag ("" when auth is off: not checked)
 -- Returns 1 if the agent was known, 0 otherwise (leftovers of an unknown agent are dropped
--- all the same).
-local id, prov_prefix, maxlen = ARGV[1], ARGV[2], ARGV[3]
-local asg = redis.call('GET', KEYS[10])
-redis.call('DEL', KEYS[10])
-for i = 11, #KEYS do redis.call('HDEL', KEYS[i], id) end
-local old = redis.call('GET', KEYS[1])
-local known = redis.call('ZSCORE', KEYS[3], id)
-if not old and not known then return 0 end
-if old then
-  for _, p in ipairs(cjson.decode(old).prov or {}) do
-    local k = prov_prefix .. p[1]
-    redis.call('HDEL', k, p[2])
-    redis.call('HINCRBY', KEYS[5], p[1], 1)
-    if redis.call('EXISTS', k) == 0 then redis.call('ZREM', KEYS[6], p[1]) end
-  end
+-- all the same), -1 when another identity owns it (nothing changed).
+local doc_key, live_key, ids_key, due_key, capver_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local capindex_key, degraded_key, expired_key, events_key, asg_key =
+  KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local id, prov_prefix, maxlen, caller = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local old = redis.call('GET', doc_key)
+if caller ~= '' then
+  local bound = stored_owner(live_read(live_key), old)
+  if bound ~= '' and bound ~= caller then return -1 end
 end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[3], id)
-redis.call('ZREM', KEYS[4], id)
-redis.call('SREM', KEYS[7], id)
-redis.call('SREM', KEYS[8], id)
+local asg = redis.call('GET', asg_key)
+redis.call('DEL', asg_key)
+for i = 11, #KEYS do redis.call('HDEL', KEYS[i], id) end
+local known = redis.call('ZSCORE', ids_key, id)
+if not old and not known then return 0 end
+if old then drop_entries(doc_provided(old), prov_prefix, capver_key, capindex_key) end
+redis.call('DEL', doc_key, live_key)
+redis.call('ZREM', ids_key, id)
+redis.call('ZREM', due_key, id)
+redis.call('SREM', degraded_key, id)
+redis.call('SREM', expired_key, id)
 -- The event names a dropped assignment, so a later "assignment-lost" can be traced to it.
 local detail = ''
-if asg then detail = 'dropped assignment ' .. (cjson.decode(asg).v or '') end
-redis.call('XADD', KEYS[9], 'MAXLEN', '~', maxlen, '*', 't', 'unregister', 'a', id, 'd', detail)
+if asg then detail = 'dropped assignment ' .. assignment_version(asg) end
+event(events_key, maxlen, 'unregister', id, detail)
 return 1

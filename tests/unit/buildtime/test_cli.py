@@ -166,3 +166,45 @@ def test_python_dash_m_runs_the_cli(repo_root: Path) -> None:
     )
     assert done.returncode == 0
     assert all(cmd in done.stdout for cmd in ("build", "validate", "diff", "history", "promote"))
+
+
+def test_diff_accepts_environment_names_without_git(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project()  # not a git repository: no ref named prod can exist
+    assert main(["diff", "prod", ".", "--root", str(root), "--env", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "work tree (prod)" in out and "work tree (dev)" in out
+
+
+def test_diff_error_names_what_it_expected(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project()
+    assert main(["diff", "qa", ".", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "'qa' is not a bundle directory" in err
+    assert "an environment (dev, staging, prod)" in err
+    assert "git ref" in err
+
+
+def test_diff_into_a_closed_pipe_exits_quietly(make_project: MakeProject) -> None:
+    """``registry-build diff ... | head`` must not end with a BrokenPipeError traceback."""
+    import os
+
+    root = make_project()
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first write: every write gets EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "buildtime", "diff", "dev", "prod", "--root", str(root)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "BrokenPipeError" not in done.stderr
+    assert done.returncode == 0

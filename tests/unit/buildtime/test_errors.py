@@ -161,6 +161,33 @@ def test_thresholds_order_and_unknown_major_key(make_project: MakeProject) -> No
     assert _one(issues, "major-key").pointer == "/major_keys/0"
 
 
+def test_rendered_yaml_error_names_the_template_line_that_wrote_it(
+    make_project: MakeProject,
+) -> None:
+    partial = "extra_ok: 1\nextra_bad: {{ mode | json }}: oops\n"
+    child = _settings('{% include "profiles/_partials/extra.yaml.j2" %}\n')
+    root = make_project(
+        {
+            "templates/profiles/_partials/extra.yaml.j2": partial,
+            "templates/profiles/gamma.yaml.j2": child,
+        }
+    )
+    issue = _one(_issues(root), "yaml-syntax")
+    # Not only "line N of the rendered output": the partial and its line.
+    assert (issue.file, issue.line) == ("templates/profiles/_partials/extra.yaml.j2", 2)
+    assert "rendered output of templates/profiles/gamma.yaml.j2" in issue.message
+    assert "written by templates/profiles/_partials/extra.yaml.j2 line 2" in issue.message
+
+
+def test_unclosed_flow_sequence_points_at_the_line_that_opened_it(
+    make_project: MakeProject,
+) -> None:
+    child = _settings("  bad: [unclosed\n")
+    issue = _one(_issues(make_project({"templates/profiles/gamma.yaml.j2": child})), "yaml-syntax")
+    assert issue.file == "templates/profiles/gamma.yaml.j2"
+    assert issue.line == child.splitlines().index("  bad: [unclosed") + 1
+
+
 def test_bad_defaults_thresholds_in_values_are_an_issue_not_a_traceback(
     make_project: MakeProject,
 ) -> None:

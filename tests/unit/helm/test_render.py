@@ -24,6 +24,7 @@ BUILTIN_KINDS = {
     "HorizontalPodAutoscaler",
     "Ingress",
     "NetworkPolicy",
+    "Pod",
     "PodDisruptionBudget",
     "Secret",
     "Service",
@@ -124,7 +125,8 @@ def test_prometheus_rule_structure(render: Any, k8s: SimpleNamespace) -> None:
 
 
 def test_optional_objects_are_off_by_default(render: Any, k8s: SimpleNamespace) -> None:
-    assert k8s.kinds(render({})) == ["ConfigMap", "Deployment", "Service", "ServiceAccount"]
+    # The Pod is the `helm test` hook (tests.enabled), which runs only on `helm test`.
+    assert k8s.kinds(render({})) == ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"]
 
 
 def test_everything_on_renders_every_kind(render: Any, k8s: SimpleNamespace) -> None:

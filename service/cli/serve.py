@@ -1,15 +1,10 @@
-"""``registry serve``: run a production server (granian) for one replica.
-
-granian, not uvicorn: it bounds how long a client may take to send its request headers
-(uvicorn cannot: a slow-header client stays connected for ever) and caps the connections
-each worker serves, and it answered HEAD heartbeats about 2x faster in
-``python -m loadtests.servers``.
-"""
+"""``registry serve``: run a production server (uvicorn) for one replica."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import sys
 import tempfile
 from pathlib import Path
@@ -18,16 +13,17 @@ from typing import Any
 from service.settings import Settings, SettingsError
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``registry`` command."""
-    parser = argparse.ArgumentParser(prog="registry", description="Agent registry replica")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_parser(sub: Any) -> None:
+    """Register ``serve`` on the ``registry`` subcommand parser."""
     serve = sub.add_parser("serve", help="run a replica (settings from REGISTRY_* variables)")
     serve.add_argument("--host", help="bind address (REGISTRY_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (REGISTRY_PORT, default 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (REGISTRY_WORKERS)")
-    args = parser.parse_args(argv)
+    serve.set_defaults(handler=run)
 
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the settings and the bundle, then serve until stopped."""
     for flag, var in (
         ("host", "REGISTRY_HOST"),
         ("port", "REGISTRY_PORT"),
@@ -62,45 +58,47 @@ def main(argv: list[str] | None = None) -> int:
     if settings.workers > 1:
         _prepare_multiprocess_metrics()
 
-    run_server("service.app:create_app_from_env", settings)
+    import uvicorn
+
+    uvicorn.run("service.app:create_app_from_env", **server_options(settings))
     return 0
 
 
-def run_server(target: str, settings: Settings) -> None:
-    """Serve the ASGI app factory ``target`` ("module:function") with :func:`server_options`."""
-    from granian.server import Server
-
-    Server(target, **server_options(settings)).serve()
-
-
 def server_options(settings: Settings) -> dict[str, Any]:
-    """granian options of a replica; the benchmark serves its trivial app with the same ones."""
-    from granian.constants import HTTPModes, Interfaces, Loops
-    from granian.http import HTTP1Settings
-    from granian.log import LogLevels
-
-    return {
+    """uvicorn options of a replica; the benchmark serves its trivial app with the same ones."""
+    auth = settings.auth
+    options: dict[str, Any] = {
         "factory": True,
-        "interface": Interfaces.ASGI,
-        "address": settings.host,
+        "host": settings.host,
         "port": settings.port,
         "workers": settings.workers,
-        "loop": Loops.uvloop,
-        "http": HTTPModes.http1,
-        "websockets": False,
-        "log_level": LogLevels(settings.log_level),
-        "log_access": False,
-        "workers_kill_timeout": 10,
-        # Connections a worker serves at once; more wait in the listen backlog.
-        "backpressure": settings.max_connections,
-        "backlog": max(128, settings.max_connections),
-        # One timer in granian (hyper): the next request's headers must be complete this
-        # long after the connection became idle. It bounds slow-header clients and is the
-        # idle timeout of kept-alive connections, so keep it above the heartbeat interval.
-        "http1_settings": HTTP1Settings(
-            header_read_timeout=int(settings.keepalive_timeout * 1000), keep_alive=True
-        ),
+        "log_level": settings.log_level,
+        "access_log": False,
+        # Our protocol: uvicorn's httptools one plus the client-certificate identity and
+        # bounded header and body reads (service/httpserver.py).
+        "http": "service.httpserver:RegistryProtocol",
+        # Client addresses from X-Forwarded-For only from the proxies we trust.
+        "proxy_headers": bool(auth.trusted_proxies),
+        "forwarded_allow_ips": ",".join(auth.trusted_proxies) or "127.0.0.1",
+        "timeout_graceful_shutdown": 10,
+        # Longer than any heartbeat interval (and than a load balancer's idle timeout), so
+        # a server never closes a kept-alive connection just as an agent reuses it.
+        "timeout_keep_alive": settings.keepalive_timeout,
+        # Load shedding at the door: past this many connections (or in-flight requests)
+        # uvicorn answers 503 at once instead of queueing (REGISTRY_MAX_CONNECTIONS).
+        "limit_concurrency": settings.max_connections,
     }
+    if auth.tls_cert is not None:
+        options["ssl_certfile"] = str(auth.tls_cert)
+        options["ssl_keyfile"] = str(auth.tls_key)
+        if auth.tls_client_ca is not None:
+            options["ssl_ca_certs"] = str(auth.tls_client_ca)
+            # mtls alone: no certificate, no connection. token+mtls: a certificate is
+            # optional, since token callers have none.
+            options["ssl_cert_reqs"] = (
+                ssl.CERT_REQUIRED if auth.mode == "mtls" else ssl.CERT_OPTIONAL
+            )
+    return options
 
 
 def _prepare_multiprocess_metrics() -> None:
@@ -117,7 +115,3 @@ def _prepare_multiprocess_metrics() -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

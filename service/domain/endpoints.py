@@ -1,0 +1,97 @@
+"""Safe endpoints: what an agent may advertise for its consumers to call.
+
+An endpoint is ``http`` or ``https`` with a host and no userinfo (``user:pass@`` would hand
+credentials to every consumer). Operators can refuse address classes
+(``REGISTRY_REFUSE_ENDPOINTS``): link-local and cloud metadata addresses by default in
+production, since a registry that wires consumers to ``169.254.169.254`` turns every
+consumer into a server-side request forger. Only literal addresses and the well-known
+metadata names are classified: the registry never resolves names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from service.errors import InvalidInput
+from service.models import HeartbeatRequest
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_-]{1,63})*\.?$"
+)
+_METADATA_NAMES = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+_METADATA_IPS = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
+)
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def address_class(host: str) -> set[str]:
+    """The refusable classes ``host`` belongs to (``metadata``, ``link-local``, …)."""
+    name = host.lower().rstrip(".")
+    found: set[str] = set()
+    if name in _METADATA_NAMES:
+        found.add("metadata")
+    if name == "localhost" or name.endswith(".localhost"):
+        found.add("loopback")
+    ip = _ip(name)
+    if ip is not None:
+        if ip in _METADATA_IPS:
+            found.add("metadata")
+        if ip.is_link_local:
+            found.add("link-local")
+        if ip.is_loopback:
+            found.add("loopback")
+        if ip.is_private and not (ip.is_loopback or ip.is_link_local):
+            found.add("private")
+    return found
+
+
+def _host_ok(host: str) -> bool:
+    return _ip(host) is not None or bool(_HOSTNAME.match(host))
+
+
+def check_endpoint(req: HeartbeatRequest, refuse: Iterable[str]) -> None:
+    """Raise :class:`InvalidInput` (422, naming the field) for an unsafe advertised address."""
+    refused = set(refuse)
+    if req.endpoint:
+        parts = urlsplit(req.endpoint)
+        if parts.scheme not in ("http", "https"):
+            raise InvalidInput("endpoint: only http:// and https:// endpoints", field="endpoint")
+        if "@" in parts.netloc:
+            raise InvalidInput("endpoint: must not carry user:password@", field="endpoint")
+        host = parts.hostname or ""
+        if not host or not _host_ok(host):
+            raise InvalidInput("endpoint: needs a valid host name or address", field="endpoint")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise InvalidInput(
+                "endpoint: the port is not a number 0-65535", field="endpoint"
+            ) from None
+        _refuse(host, refused, "endpoint")
+    if req.http_host:
+        if not _host_ok(req.http_host):
+            raise InvalidInput(
+                "http_host: a host name or an IP address (no scheme, path or user)",
+                field="http_host",
+            )
+        _refuse(req.http_host, refused, "http_host")
+
+
+def _refuse(host: str, refused: set[str], field: str) -> None:
+    hit = sorted(address_class(host) & refused)
+    if hit:
+        raise InvalidInput(
+            f"{field}: {host} is a {hit[0]} address, which this registry refuses"
+            " (REGISTRY_REFUSE_ENDPOINTS)",
+            field=field,
+        )

@@ -1,0 +1,126 @@
+-- prelude.lua: helpers shared by every store script. scripts.py prepends this file once to
+-- each script's source when it registers it, so a script's SHA covers prelude + body and
+-- NOSCRIPT recovery reloads both. Layouts are documented in service/store/SCHEMA.md; every
+-- key still reaches a script through KEYS (helpers take keys and prefixes as arguments).
+
+-- The Redis server clock in ms: the only clock liveness is measured with.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The liveness HASH (Keys.live): t = expire_after ms (also the key's TTL), d = degraded_after
+-- ms, r = retention ms, s = dependency signature, e = epoch tag, c = dependency capabilities
+-- joined with ",", o = owner tag. Small integers and short strings keep it a listpack (see
+-- SCHEMA.md). Returns {ttl, deg, ret, sig, epoch, caps, owner} with numbers decoded, or nil
+-- when the key is gone.
+local function live_read(key)
+  local v = redis.pcall('HMGET', key, 't', 'd', 'r', 's', 'e', 'c', 'o')
+  if v.err then
+    -- A value in a layout this code does not know (written before the schema changed):
+    -- drop it, so the agent re-registers (410 -> POST) instead of failing every heartbeat.
+    redis.call('DEL', key)
+    return nil
+  end
+  if not v[1] then return nil end
+  return {
+    ttl = tonumber(v[1]), deg = tonumber(v[2]), ret = tonumber(v[3]),
+    sig = tonumber(v[4]) or 0, epoch = v[5] or '-', caps = v[6] or '', owner = v[7] or '',
+  }
+end
+
+-- Write the whole liveness value and set its TTL (= expire_after).
+local function live_write(key, ttl, deg, ret, sig, epoch, caps, owner)
+  redis.call('HSET', key, 't', ttl, 'd', deg, 'r', ret, 's', sig, 'e', epoch, 'c', caps,
+    'o', owner)
+  redis.call('PEXPIRE', key, ttl)
+end
+
+-- The owner tag of a stored record (JSON "own", the identity it is bound to): 16 hex of its
+-- sha1, as records.owner_tag computes it; "" for an unowned record.
+local function owner_tag(own)
+  if not own or own == '' then return '' end
+  return string.sub(redis.sha1hex(own), 1, 16)
+end
+
+-- The owner tag an agent is bound to, from its liveness hash or else its retained record.
+local function stored_owner(lv, old_doc)
+  if lv and lv.owner ~= '' then return lv.owner end
+  if old_doc then return owner_tag(cjson.decode(old_doc).own) end
+  return ''
+end
+
+-- Milliseconds since the last heartbeat of a live key whose value ``lv`` was just read.
+local function live_age(key, lv)
+  return lv.ttl - redis.call('PTTL', key)
+end
+
+-- The signature of a consumer: the sum of its dependencies' topology counters (which only
+-- grow), so any provider joining, changing or leaving changes it.
+local function dep_signature(capver_key, names)
+  local sig = 0
+  if #names > 0 then
+    for _, x in ipairs(redis.call('HMGET', capver_key, unpack(names))) do
+      sig = sig + (tonumber(x) or 0)
+    end
+  end
+  return sig
+end
+
+-- Split the liveness value's "c" field back into capability names.
+local function split_caps(caps)
+  local names = {}
+  for c in string.gmatch(caps, '[^,]+') do names[#names + 1] = c end
+  return names
+end
+
+-- Append one registry event to a namespace stream: t = type, a = agent id, d = detail.
+local function event(events_key, maxlen, kind, id, detail)
+  redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*', 't', kind, 'a', id, 'd', detail or '')
+end
+
+-- The [capability, field] pairs a stored record (Keys.doc, JSON) lists under "prov".
+local function doc_provided(doc_json)
+  return cjson.decode(doc_json).prov or {}
+end
+
+-- The version named in a runtime assignment (Keys.assignment, JSON {"v": ..., "caps": ...}).
+local function assignment_version(raw)
+  return cjson.decode(raw).v or ''
+end
+
+-- Drop provider-index entries {capability, field} and bump each capability's counter, so
+-- consumers of it are rewired at their next heartbeat; a capability left without entries
+-- leaves the capability index. ``keep`` (optional) maps "capability\0field" to true for
+-- entries that stay.
+local function drop_entries(prov, prov_prefix, capver_key, capindex_key, keep)
+  for _, p in ipairs(prov) do
+    if not (keep and keep[p[1] .. '\0' .. p[2]]) then
+      local k = prov_prefix .. p[1]
+      redis.call('HDEL', k, p[2])
+      redis.call('HINCRBY', capver_key, p[1], 1)
+      if redis.call('EXISTS', k) == 0 then redis.call('ZREM', capindex_key, p[1]) end
+    end
+  end
+end
+
+-- The live candidates in one provider HASH (field "agent_id:function" -> entry JSON), as a
+-- flat {entry, age_ms, degraded_after_ms, ...}: one liveness check per entry, never a scan.
+local function live_candidates(prov_key, live_prefix)
+  local h = redis.call('HGETALL', prov_key)
+  local rows = {}
+  for j = 1, #h, 2 do
+    local lk = live_prefix .. string.match(h[j], '^([^:]+):')
+    local pttl = redis.call('PTTL', lk)
+    if pttl > 0 then
+      local v = redis.pcall('HMGET', lk, 't', 'd')
+      if not v.err and v[1] then
+        rows[#rows + 1] = h[j + 1]
+        rows[#rows + 1] = tonumber(v[1]) - pttl
+        rows[#rows + 1] = tonumber(v[2])
+      end
+    end
+  end
+  return rows
+end
+

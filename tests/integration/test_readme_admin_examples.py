@@ -1,0 +1,72 @@
+"""The README's capability-injection examples run as written against a real replica serving
+the dev bundle built from the shipped templates (so their capability names exist)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from agents_data import agent, tool
+from support import RegistryProcess, start_registry
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "readme-admin-token-0123"
+
+
+def admin_block() -> str:
+    """The ```sh block that follows "Capability injection" in README.md."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("Capability injection", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, flags=re.S)
+    assert match, "no sh block after 'Capability injection'"
+    return match.group(1)
+
+
+def test_capability_injection_examples_run(
+    redis_url: str, tmp_path: Path, processes: list[RegistryProcess]
+) -> None:
+    if shutil.which("curl") is None:
+        pytest.fail("curl is not installed")
+    bundle = tmp_path / "bundle"
+    build = Path(sys.executable).with_name("registry-build")
+    version = subprocess.run(
+        [str(build), "build", "--env", "dev", "--out", str(bundle), "-q", "--root", str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
+    reg = start_registry(
+        tmp_path,
+        REGISTRY_REDIS_URL=redis_url,
+        REGISTRY_BUNDLE_DIR=str(bundle),
+        REGISTRY_ADMIN_TOKEN=TOKEN,
+    )
+    processes.append(reg)
+    body = agent("a-1", tool("forecast", "weather-forecast", version="1.2.0"))
+    httpx.post(f"{reg.url}/heartbeat", json=body, timeout=5).raise_for_status()
+
+    block = admin_block()
+    assert "weather-forecast" in block
+    script = (
+        block.replace("localhost:8000", reg.url)
+        .replace("sha256:…", version)
+        .replace("curl ", "curl --fail-with-body -sS -o /dev/null ")
+    )
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={"T": TOKEN, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert script.count("curl ") == 5
+    # The assignment took effect: the agent's next heartbeat carries it.
+    answer = httpx.post(f"{reg.url}/heartbeat", json=body, timeout=5).json()
+    assert {"name": "weather-forecast", "version": "1.2.0"} in answer["capabilities"]["assigned"]
