@@ -40,6 +40,14 @@ _TERM = (
 _ALT = rf"{_TERM}((, ?| ){_TERM}){{0,7}}"
 CONSTRAINT_PATTERN = rf"^(latest|{_ALT}( ?\|\| ?{_ALT}){{0,3}})?" + END
 
+# Advertised addresses (service/domain/endpoints.py checks them, with the operator's refused
+# address classes): documented here as the forms that check accepts. IPv6 literals are
+# accepted too, but not written into the pattern.
+_HOST = r"(?=[^:/]{1,253}([:/]|$))[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_-]{1,63})*\.?"
+_PORT = r"(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+HOST_PATTERN = rf"^({_HOST})?" + END
+ENDPOINT_PATTERN = rf"^(https?://{_HOST}{_PORT}(/[!-~]*)?)?" + END  # "": none advertised
+
 AgentId = Annotated[str, Meta(pattern=AGENT_ID_PATTERN, min_length=1, max_length=64)]
 # A DNS label, so namespaces can be used verbatim in Redis hash tags and Kubernetes names.
 Namespace = Annotated[str, Meta(pattern=NAMESPACE_PATTERN, min_length=1, max_length=63)]
@@ -111,9 +119,13 @@ class HeartbeatRequest(msgspec.Struct, kw_only=True, frozen=True):
     agent_type: Literal["mcp_agent", "api", "a2a"] = "mcp_agent"
     version: VersionText = "1.0.0"
     runtime: ShortText | None = None
-    http_host: Annotated[str, Meta(max_length=253)] = ""
+    http_host: Annotated[str, Meta(max_length=253, extra_json_schema={"pattern": HOST_PATTERN})] = (
+        ""
+    )
     http_port: Annotated[int, Meta(ge=0, le=65535)] = 0
-    endpoint: Annotated[str, Meta(max_length=512)] | None = None
+    endpoint: (
+        Annotated[str, Meta(max_length=512, extra_json_schema={"pattern": ENDPOINT_PATTERN})] | None
+    ) = None
     namespace: Namespace = "default"
     status: ShortText = "healthy"
     tools: Annotated[list[Tool], Meta(max_length=MAX_TOOLS)] = []

@@ -38,6 +38,7 @@ class Settings:
     keepalive_timeout: float = 75.0
     body_read_timeout: float = 10.0
     max_connections: int = 1024
+    max_wait: float = 60.0
     thresholds: Thresholds = field(default_factory=Thresholds)
     bundle_dir: Path | None = None
     deploy_revision: int = 0
@@ -113,6 +114,7 @@ class Settings:
             body_read_timeout=e.number(
                 "REGISTRY_BODY_READ_TIMEOUT", _D.body_read_timeout, minimum=0.1
             ),
+            max_wait=e.number("REGISTRY_MAX_WAIT", _D.max_wait, minimum=0),
             max_connections=e.integer(
                 "REGISTRY_MAX_CONNECTIONS", _D.max_connections, minimum=1, maximum=1_000_000
             ),

@@ -37,15 +37,15 @@ POLL_EVERY_S = 0.25
 _encoder = msgspec.json.Encoder()
 
 
-def parse_wait(text: str | None) -> float:
-    """``30s``, ``500ms``, ``1m`` or plain seconds, capped at :data:`MAX_WAIT_S`."""
+def parse_wait(text: str | None, cap: float = MAX_WAIT_S) -> float:
+    """``30s``, ``500ms``, ``1m`` or plain seconds, capped at ``cap`` (REGISTRY_MAX_WAIT)."""
     if text is None:
         return 0.0
     m = _WAIT.match(text)
     if not m:
         raise InvalidInput("wait: use a duration such as 30s or 500ms", field="wait")
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0}[m.group("unit") or "s"]
-    return min(float(m.group("n")) * scale, MAX_WAIT_S)
+    return min(float(m.group("n")) * scale, cap)
 
 
 async def conditional(
@@ -55,7 +55,7 @@ async def conditional(
     render: Callable[[], Awaitable[Any]],
 ) -> Response[bytes]:
     """Answer with an ETag; 304 on ``If-None-Match``; block while ``index`` is still current."""
-    deadline = time.monotonic() + parse_wait(wait)
+    deadline = time.monotonic() + parse_wait(wait, request.app.state.registry.settings.max_wait)
     while True:
         body = _encoder.encode(await render())
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'

@@ -60,6 +60,8 @@ async def list_events(
             cursor=after,
         )
 
+    cap = reg.settings.max_wait
+    seconds = parse_wait(wait, cap) if wait is not None else min(30.0, cap)  # 422 if bad
     if not follow:
         return await read(cursor)
-    return await long_poll(read, cursor, parse_wait(wait) if wait else 30.0, event_cursor)
+    return await long_poll(read, cursor, seconds, event_cursor)

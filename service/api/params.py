@@ -75,8 +75,9 @@ VersionQuery = Annotated[
     str | None,
     QueryParameter(
         max_length=128,
-        pattern=CONSTRAINT_PATTERN,
         description="Semver constraint, e.g. '>=1.2,<2', '^1.2', '~1.2'",
+        # Checked by the filter (422 naming `version`, as in bodies); documented here.
+        schema_extra={"pattern": CONSTRAINT_PATTERN},
     ),
 ]
 LimitQuery = Annotated[

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import constraints, heartbeats, tag_items, tags, versions
 
+from service.domain.endpoints import check_endpoint
 from service.domain.matching import (
     Candidate,
     ProviderEntry,
@@ -20,7 +21,7 @@ from service.domain.matching import (
     tag_score,
     tags_admit,
 )
-from service.models import Dependency, HeartbeatRequest
+from service.models import ENDPOINT_PATTERN, HOST_PATTERN, Dependency, HeartbeatRequest
 from service.registry.decoding import decode_json
 from service.registry.heartbeat import validate_semantics
 
@@ -104,3 +105,11 @@ def test_accepted_heartbeat_round_trips_through_the_wire(body: dict[str, Any]) -
     again = decode_json(msgspec.json.encode(req), _decoder)
     assert again == req
     assert msgspec.to_builtins(again)["tools"] == msgspec.to_builtins(req)["tools"]
+
+
+@given(
+    st.from_regex(ENDPOINT_PATTERN).filter(lambda s: len(s) <= 512),
+    st.from_regex(HOST_PATTERN).filter(lambda s: len(s) <= 253),
+)
+def test_every_documented_endpoint_and_host_passes_the_endpoint_check(ep: str, host: str) -> None:
+    check_endpoint(HeartbeatRequest(agent_id="a", endpoint=ep, http_host=host), ())
