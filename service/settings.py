@@ -31,6 +31,7 @@ class Settings:
     redis_password: str | None = None
     redis_sentinel_password: str | None = None
     redis_timeout: float = 1.0
+    redis_pool_size: int = 64
     key_prefix: str = "reg"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -104,6 +105,9 @@ class Settings:
             redis_password=e.secret("REGISTRY_REDIS_PASSWORD"),
             redis_sentinel_password=e.secret("REGISTRY_REDIS_SENTINEL_PASSWORD"),
             redis_timeout=e.number("REGISTRY_REDIS_TIMEOUT", _D.redis_timeout, minimum=0.01),
+            redis_pool_size=e.integer(
+                "REGISTRY_REDIS_POOL_SIZE", _D.redis_pool_size, minimum=1, maximum=10_000
+            ),
             key_prefix=prefix,
             host=host,
             port=e.integer("REGISTRY_PORT", _D.port, minimum=0, maximum=65535),
