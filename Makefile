@@ -95,6 +95,10 @@ bench: $(STAMP) redis-server ## Benchmark: ratios vs the framework ceiling, 1k/1
 bench-propagation: $(STAMP) redis-server ## Benchmark: a new active config reaching 1,000 RegistryClients (p50/p99/max vs the interval)
 	$(PY) -m loadtests.bench_propagation --agents 1000 --interval 5 --histogram
 
+.PHONY: bench-servers
+bench-servers: $(STAMP) redis-server ## Benchmark: HEAD heartbeats under uvicorn, granian, hypercorn, `registry serve` (ratio to uvicorn) + slow-header probe
+	$(PY) -m loadtests.servers --duration 5
+
 .PHONY: bench-peer
 bench-peer: $(STAMP) redis-server ## Benchmark: same HEAD/POST workload against the MCP Mesh reference registry (npm pack)
 	$(PY) -m loadtests.peer

@@ -12,15 +12,23 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import PluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.types import ControllerRouterHandler, Guard
 
 from service import __version__
 from service.api import admin, agents, capabilities, config, drift, events, health, heartbeat
 from service.api import metrics as metrics_api
+from service.api.allow import AllowHeader
+from service.api.body_timeout import body_timeout
 from service.api.fast_head import fast_head
 from service.api.problems import parameter_error, registry_error
-from service.api.wiring import DEPENDENCIES, admin_guard, agent_guard, read_guard
+from service.api.wiring import (
+    DEPENDENCIES,
+    admin_guard,
+    agent_guard,
+    exact_body_schemas,
+    read_guard,
+)
 from service.bundle import load_bundle
 from service.errors import RegistryError, Unauthorized
 from service.mcp import McpEndpoint
@@ -120,12 +128,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
                 route_handlers=[admin.AdminController, admin.OwnershipController],
             ),
             _group([health.health, health.live, health.ready], "health" in open_groups),
-            _group([PrometheusController], "metrics" in open_groups),
+            _group([metrics_api.MetricsController], "metrics" in open_groups),
             mcp.route(),  # each tool checks the same scopes itself
         ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan, mcp.lifespan],
-        middleware=[prometheus.middleware],
+        on_startup=[exact_body_schemas],
+        middleware=[AllowHeader, body_timeout(settings.body_read_timeout), prometheus.middleware],
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={
             RegistryError: registry_error,

@@ -55,3 +55,10 @@ class Forbidden(RegistryError):
 
     status_code = 403
     title = "Forbidden"
+
+
+class SlowBody(RegistryError):
+    """The request body did not arrive within ``REGISTRY_BODY_READ_TIMEOUT``."""
+
+    status_code = 408
+    title = "Request body timeout"

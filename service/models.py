@@ -11,22 +11,63 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-AgentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
+# Patterns end in "$(?!\n)": Python's "$" also matches before a final newline ("agent\n"
+# would pass msgspec), ECMA-262's (the OpenAPI document's) does not; this form means the
+# same in both, so the document and the decoder accept exactly the same strings.
+END = r"$(?!\n)"
+AGENT_ID_PATTERN = r"^[A-Za-z0-9_-]+" + END
+NAMESPACE_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?" + END
+CAPABILITY_PATTERN = r"^[A-Za-z0-9_.:/-]+" + END
+
+# Versions and constraints: a subset of what the matching rules parse (PEP 440 versions,
+# docs/matching.md constraints) that a regular expression can state, so that every string
+# the document calls valid is accepted (tests/unit/test_properties.py proves it).
+_REL = r"[0-9]{1,6}(\.[0-9]{1,6}){0,3}"
+_PRE = r"(-?(a|b|rc|alpha|beta)\.?[0-9]{0,6})?"
+_POST_DEV = r"([-.]?(post|dev)[0-9]{0,6})?"
+_LOCAL = r"(\+[a-z0-9]{1,16}(\.[a-z0-9]{1,16}){0,3})?"
+VERSION_PATTERN = rf"^v?{_REL}{_PRE}{_POST_DEV}{_LOCAL}" + END
+_V = rf"{_REL}{_PRE}{_POST_DEV}"
+_TERM = (
+    rf"((>=|<=|>|<|==|!=|=) ?{_V}"  # a comparison
+    r"|(==|!=) ?[0-9]{1,6}(\.[0-9]{1,6}){0,2}\.\*"  # PEP 440 prefix match
+    r"|~= ?[0-9]{1,6}(\.[0-9]{1,6}){1,3}"  # PEP 440 compatible release
+    rf"|[~^][0-9]{{1,6}}(\.[0-9]{{1,6}}){{0,2}}{_PRE}"  # npm tilde and caret
+    r"|[0-9]{1,6}(\.[0-9]{1,6})?\.[xX*]"  # a wildcard
+    rf"|{_V}"  # a bare partial or full version
+    r"|[*xX])"  # any
+)
+_ALT = rf"{_TERM}((, ?| ){_TERM}){{0,7}}"
+CONSTRAINT_PATTERN = rf"^(latest|{_ALT}( ?\|\| ?{_ALT}){{0,3}})?" + END
+
+# Advertised addresses (service/domain/endpoints.py checks them, with the operator's refused
+# address classes): documented here as the forms that check accepts. IPv6 literals are
+# accepted too, but not written into the pattern.
+_HOST = r"(?=[^:/]{1,253}([:/]|$))[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_-]{1,63})*\.?"
+_PORT = r"(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+HOST_PATTERN = rf"^({_HOST})?" + END
+ENDPOINT_PATTERN = rf"^(https?://{_HOST}{_PORT}(/[!-~]*)?)?" + END  # "": none advertised
+
+AgentId = Annotated[str, Meta(pattern=AGENT_ID_PATTERN, min_length=1, max_length=64)]
 # A DNS label, so namespaces can be used verbatim in Redis hash tags and Kubernetes names.
-Namespace = Annotated[
-    str, Meta(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", min_length=1, max_length=63)
-]
+Namespace = Annotated[str, Meta(pattern=NAMESPACE_PATTERN, min_length=1, max_length=63)]
 Name = Annotated[str, Meta(min_length=1, max_length=128)]
-Capability = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:/-]+$", min_length=1, max_length=128)]
+Capability = Annotated[str, Meta(pattern=CAPABILITY_PATTERN, min_length=1, max_length=128)]
 Tag = Annotated[str, Meta(min_length=1, max_length=64)]
 ShortText = Annotated[str, Meta(max_length=256)]
 Description = Annotated[str, Meta(max_length=4096)]
-VersionText = Annotated[str, Meta(max_length=64)]
-Constraint = Annotated[str, Meta(max_length=128)]
+VersionText = Annotated[str, Meta(pattern=VERSION_PATTERN, max_length=64)]
+Constraint = Annotated[str, Meta(pattern=CONSTRAINT_PATTERN, max_length=128)]
 TagSpec = Annotated[list[Tag | Annotated[list[Tag], Meta(max_length=16)]], Meta(max_length=32)]
 
 MAX_TOOLS = 64
 MAX_DEPENDENCIES = 32
+#: How deeply any JSON body may nest arrays and objects (the body itself is level 1).
+MAX_DEPTH = 32
+#: The encoded size bound of each free-form field of a tool (``kwargs`` and the schemas).
+MAX_FREEFORM_BYTES = 65_536
+#: The tool fields whose content is free-form JSON, bounded by :data:`MAX_FREEFORM_BYTES`.
+FREEFORM_FIELDS = ("kwargs", "input_schema", "output_schema")
 
 
 class Dependency(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -51,7 +92,11 @@ class Tool(
         "output_schema_hash": "outputSchemaHash",
     },
 ):
-    """A tool (MCP Mesh ``@mesh.tool`` function) an agent provides."""
+    """A tool (MCP Mesh ``@mesh.tool`` function) an agent provides.
+
+    ``kwargs``, ``inputSchema`` and ``outputSchema`` are free-form JSON: each is bounded to
+    64 KiB encoded, and every body to 32 levels of nesting.
+    """
 
     function_name: Name
     capability: Capability
@@ -74,9 +119,13 @@ class HeartbeatRequest(msgspec.Struct, kw_only=True, frozen=True):
     agent_type: Literal["mcp_agent", "api", "a2a"] = "mcp_agent"
     version: VersionText = "1.0.0"
     runtime: ShortText | None = None
-    http_host: Annotated[str, Meta(max_length=253)] = ""
+    http_host: Annotated[str, Meta(max_length=253, extra_json_schema={"pattern": HOST_PATTERN})] = (
+        ""
+    )
     http_port: Annotated[int, Meta(ge=0, le=65535)] = 0
-    endpoint: Annotated[str, Meta(max_length=512)] | None = None
+    endpoint: (
+        Annotated[str, Meta(max_length=512, extra_json_schema={"pattern": ENDPOINT_PATTERN})] | None
+    ) = None
     namespace: Namespace = "default"
     status: ShortText = "healthy"
     tools: Annotated[list[Tool], Meta(max_length=MAX_TOOLS)] = []

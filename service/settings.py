@@ -31,11 +31,15 @@ class Settings:
     redis_password: str | None = None
     redis_sentinel_password: str | None = None
     redis_timeout: float = 1.0
+    redis_pool_size: int = 64
     key_prefix: str = "reg"
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
     keepalive_timeout: float = 75.0
+    body_read_timeout: float = 10.0
+    max_connections: int = 1024
+    max_wait: float = 60.0
     thresholds: Thresholds = field(default_factory=Thresholds)
     bundle_dir: Path | None = None
     deploy_revision: int = 0
@@ -101,12 +105,22 @@ class Settings:
             redis_password=e.secret("REGISTRY_REDIS_PASSWORD"),
             redis_sentinel_password=e.secret("REGISTRY_REDIS_SENTINEL_PASSWORD"),
             redis_timeout=e.number("REGISTRY_REDIS_TIMEOUT", _D.redis_timeout, minimum=0.01),
+            redis_pool_size=e.integer(
+                "REGISTRY_REDIS_POOL_SIZE", _D.redis_pool_size, minimum=1, maximum=10_000
+            ),
             key_prefix=prefix,
             host=host,
             port=e.integer("REGISTRY_PORT", _D.port, minimum=0, maximum=65535),
             workers=e.integer("REGISTRY_WORKERS", _D.workers, minimum=1, maximum=256),
             keepalive_timeout=e.number(
                 "REGISTRY_KEEPALIVE_TIMEOUT", _D.keepalive_timeout, minimum=1
+            ),
+            body_read_timeout=e.number(
+                "REGISTRY_BODY_READ_TIMEOUT", _D.body_read_timeout, minimum=0.1
+            ),
+            max_wait=e.number("REGISTRY_MAX_WAIT", _D.max_wait, minimum=0),
+            max_connections=e.integer(
+                "REGISTRY_MAX_CONNECTIONS", _D.max_connections, minimum=1, maximum=1_000_000
             ),
             thresholds=thresholds,
             bundle_dir=Path(bundle) if bundle else None,

@@ -13,7 +13,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 # helpers from there rather than keeping copies.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
+from hypothesis import HealthCheck, settings
 from support import RedisCluster, RedisSentinel, RedisServer
+
+# Property tests: no deadline (two shared cores make timings noise), no example database
+# left in the work tree, and fixtures shared across examples on purpose (one app, one Redis).
+settings.register_profile(
+    "registry",
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile("registry")
 
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "mcp-mesh-captures"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, delete
+from litestar import Controller, Request, delete
 
 from service.models import AgentsPage, AgentView, HealthView
 from service.registry import agents
@@ -71,7 +71,6 @@ class AgentsController(Controller):
     )
     async def delete_agent(
         self, reg: Reg, agent_id: AgentIdPath, request: Request[Any, Any, Any]
-    ) -> Response[None]:
+    ) -> None:
         """Remove the agent; consumers are rewired at their next heartbeat."""
         await agents.deregister(reg, agent_id, identity_of(request))
-        return Response(None, status_code=204)

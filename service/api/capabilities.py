@@ -30,20 +30,20 @@ from .params import (
 )
 from .wiring import Reg, get, problems
 
-_WAIT = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?$")
+_WAIT = re.compile(r"(?P<n>[0-9]{1,9}(?:\.[0-9]{1,6})?)(?P<unit>ms|s|m)?\Z")
 MAX_WAIT_S = 60.0
 _encoder = msgspec.json.Encoder()
 
 
-def parse_wait(text: str | None) -> float:
-    """``30s``, ``500ms``, ``1m`` or plain seconds, capped at :data:`MAX_WAIT_S`."""
-    if not text:
+def parse_wait(text: str | None, cap: float = MAX_WAIT_S) -> float:
+    """``30s``, ``500ms``, ``1m`` or plain seconds, capped at ``cap`` (REGISTRY_MAX_WAIT)."""
+    if text is None:
         return 0.0
-    m = _WAIT.match(text.strip())
+    m = _WAIT.match(text)
     if not m:
         raise InvalidInput("wait: use a duration such as 30s or 500ms", field="wait")
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0}[m.group("unit") or "s"]
-    return min(float(m.group("n")) * scale, MAX_WAIT_S)
+    return min(float(m.group("n")) * scale, cap)
 
 
 async def conditional(
@@ -60,7 +60,7 @@ async def conditional(
     or a still-current long-poll reads no providers and renders nothing. While the store
     cannot vouch for its index (the sweeper is behind), the ETag is the body's hash.
     """
-    deadline = time.monotonic() + parse_wait(wait)
+    deadline = time.monotonic() + parse_wait(wait, request.app.state.registry.settings.max_wait)
     query = _query_of(request)
     token = await change_index()
     while index and token and (_same(index, _etag(query, token)) or index == token):

@@ -6,17 +6,20 @@ from typing import Annotated
 
 from litestar.params import QueryParameter
 
-from service.models import EventsPage
+from service.models import AGENT_ID_PATTERN, EventsPage
 from service.registry import events
 from service.registry.follow import event_cursor, long_poll
 
 from .capabilities import parse_wait
-from .params import CursorQuery, EventTypesQuery, LimitQuery, NamespaceQuery
+from .params import (
+    EventCursorQuery,
+    EventTypesQuery,
+    LimitQuery,
+    NamespaceQuery,
+    TimeQuery,
+    WaitQuery,
+)
 from .wiring import Reg, get, problems
-
-_Time = Annotated[
-    str | None, QueryParameter(max_length=64, description="Epoch ms or an RFC 3339 timestamp")
-]
 
 
 @get(
@@ -27,13 +30,13 @@ async def list_events(
     type: EventTypesQuery = None,
     agent_id: Annotated[
         str | None,
-        QueryParameter(pattern=r"^[A-Za-z0-9_-]+$", max_length=64, description="Only this agent"),
+        QueryParameter(pattern=AGENT_ID_PATTERN, max_length=64, description="Only this agent"),
     ] = None,
     namespace: NamespaceQuery = None,
-    since: _Time = None,
-    until: _Time = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
     limit: LimitQuery = None,
-    cursor: CursorQuery = None,
+    cursor: EventCursorQuery = None,
     follow: Annotated[
         bool,
         QueryParameter(
@@ -41,9 +44,7 @@ async def list_events(
             "after `cursor`; `next_cursor` is then always set, so loop on it to follow"
         ),
     ] = False,
-    wait: Annotated[
-        str | None, QueryParameter(max_length=16, description="With follow: 30s, 500ms, 1m")
-    ] = None,
+    wait: WaitQuery = None,
 ) -> EventsPage:
     """Oldest first. ``since``/``until`` bound the time; ``next_cursor`` continues."""
 
@@ -59,6 +60,8 @@ async def list_events(
             cursor=after,
         )
 
+    cap = reg.settings.max_wait
+    seconds = parse_wait(wait, cap) if wait is not None else min(30.0, cap)  # 422 if bad
     if not follow:
         return await read(cursor)
-    return await long_poll(read, cursor, parse_wait(wait) if wait else 30.0, event_cursor)
+    return await long_poll(read, cursor, seconds, event_cursor)

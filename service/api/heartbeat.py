@@ -9,12 +9,13 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, head, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
 from service.models import HeartbeatRequest, HeartbeatResponse
 from service.registry import heartbeat
 
+from .params import AgentIdHeadPath
 from .wiring import JsonBody, Reg, identity_of, problems
 
 _HEAD_STATUS = {
@@ -82,7 +83,7 @@ def _no_body(description: str) -> ResponseSpec:
     },
 )
 async def head_heartbeat(
-    agent_id: FromPath[str], reg: Reg, request: Request[Any, Any, Any]
+    agent_id: AgentIdHeadPath, reg: Reg, request: Request[Any, Any, Any]
 ) -> Response[None]:
     """Refresh the TTL. A store failure is 503, never 410: 410 makes agents re-register."""
     if not heartbeat.AGENT_ID.match(agent_id):

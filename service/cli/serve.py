@@ -97,6 +97,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # Longer than any heartbeat interval (and than a load balancer's idle timeout), so
         # a server never closes a kept-alive connection just as an agent reuses it.
         "timeout_keep_alive": settings.keepalive_timeout,
+        # Load shedding at the door: past this many connections (or in-flight requests)
+        # uvicorn answers 503 at once instead of queueing (REGISTRY_MAX_CONNECTIONS).
+        "limit_concurrency": settings.max_connections,
     }
     if auth.tls_cert is not None:
         options["ssl_certfile"] = str(auth.tls_cert)

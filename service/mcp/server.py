@@ -36,7 +36,7 @@ from mcp_types import (
 from service import __version__
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
 from service.metrics import STORE_ERRORS
-from service.registry.decoding import decode_json
+from service.registry.decoding import MalformedBody, decode_json
 from service.registry.figures import PrometheusText
 from service.registry.heartbeat import count, result_label
 
@@ -126,7 +126,11 @@ class RegistryMcpServer:
     def _decode(self, spec: ToolSpec, arguments: dict[str, Any]) -> Any:
         # Through the HTTP edge's own decoder, so errors name fields exactly as 422s do.
         try:
-            return decode_json(_json.encode(arguments), self._decoders[spec.name])
+            try:
+                raw = _json.encode(arguments)
+            except RecursionError:
+                raise MalformedBody("arguments: nested too deeply", field="body") from None
+            return decode_json(raw, self._decoders[spec.name])
         except InvalidInput as exc:
             unknown = _UNKNOWN_FIELD.search(exc.detail)
             if unknown:

@@ -20,7 +20,7 @@ from service.domain.catalog import (
 )
 from service.domain.matching import parse_constraint, version_matches
 from service.errors import InvalidInput, NotFound
-from service.models import Capability, VersionText
+from service.models import END, Capability, VersionText
 from service.registry.context import Registry
 from service.registry.delivery import assignment_version
 from service.registry.fleet import FleetConfig
@@ -42,7 +42,7 @@ class CapabilitiesBody(msgspec.Struct, kw_only=True, frozen=True):
 class PinBody(msgspec.Struct, kw_only=True, frozen=True):
     """``PUT /admin/config/pin``: a published bundle version."""
 
-    version: Annotated[str, Meta(pattern=r"^sha256:[0-9a-f]{64}$")]
+    version: Annotated[str, Meta(pattern=r"^sha256:[0-9a-f]{64}" + END)]
 
 
 class PinState(msgspec.Struct, kw_only=True, frozen=True):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from service.domain.matching import ConstraintError, parse_constraint, tags_admit, version_matches
 from service.errors import InvalidInput
-from service.models import Tool
+from service.models import CONSTRAINT_PATTERN, Tool
 from service.store.records import Status
 
 StatusFilter = Literal["healthy", "degraded", "expired"]
+_CONSTRAINT = re.compile(CONSTRAINT_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,12 @@ class AgentFilter:
     version: str | None = None
 
     def __post_init__(self) -> None:
+        if self.version is not None and not _CONSTRAINT.search(self.version):
+            # The documented form (the same pattern bodies are held to), not just the grammar.
+            raise InvalidInput(
+                f"version: {self.version!r} is not a constraint such as '>=1.2,<2' or '^1.2'",
+                field="version",
+            )
         try:
             parse_constraint(self.version)
         except ConstraintError as exc:

@@ -16,7 +16,14 @@ from service.domain.identity import ANONYMOUS, Identity
 from service.domain.matching import ConstraintError, parse_constraint, parse_version, resolve
 from service.errors import InvalidInput, RegistryError, StoreUnavailable
 from service.metrics import HEARTBEAT_SECONDS, HEARTBEATS, UNKNOWN_FIELDS
-from service.models import HeartbeatRequest, HeartbeatResponse, Lease
+from service.models import (
+    FREEFORM_FIELDS,
+    MAX_FREEFORM_BYTES,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    Lease,
+    Tool,
+)
 from service.registry.clock import now_ms
 from service.registry.context import Registry
 from service.registry.delivery import capabilities_block, config_block
@@ -36,7 +43,7 @@ __all__ = [
 ]
 
 #: The path form of an agent id (the body form is validated by ``models.AgentId``).
-AGENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _MESSAGES = {"register": "Agent registered via heartbeat"}
 _TOUCH_RESULT = {
     Touch.OK: "ok",
@@ -47,6 +54,9 @@ _TOUCH_RESULT = {
 _KNOWN_FIELDS = frozenset(HeartbeatRequest.__struct_encode_fields__)
 _top_level = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _logged_unknown: set[str] = set()
+_encode = msgspec.json.Encoder().encode
+# Problem bodies name fields as they are on the wire ("inputSchema", not "input_schema").
+_WIRE_NAMES = dict(zip(Tool.__struct_fields__, Tool.__struct_encode_fields__, strict=True))
 _LOG_AT_MOST = 256  # distinct names remembered: a hostile client cannot grow it for ever
 log = logging.getLogger("service.heartbeat")
 
@@ -59,8 +69,8 @@ def note_unknown_fields(raw: bytes) -> None:
     """
     try:
         names = _top_level.decode(raw).keys() - _KNOWN_FIELDS
-    except msgspec.DecodeError:
-        return
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return  # the body decoder answers it with a 4xx
     if not names:
         return
     UNKNOWN_FIELDS.inc()
@@ -71,8 +81,16 @@ def note_unknown_fields(raw: bytes) -> None:
 
 
 def validate_semantics(req: HeartbeatRequest) -> None:
-    """Checks a schema cannot express: parseable versions and constraints."""
+    """Checks a schema cannot express: parseable versions and constraints, and the
+    encoded size of each free-form field (so anything accepted can be stored and read)."""
     for i, tool in enumerate(req.tools):
+        for name in FREEFORM_FIELDS:
+            value = getattr(tool, name)
+            if value is not None and len(_encode(value)) > MAX_FREEFORM_BYTES:
+                field = f"tools[{i}].{_WIRE_NAMES.get(name, name)}"
+                raise InvalidInput(
+                    f"{field}: larger than {MAX_FREEFORM_BYTES} bytes encoded", field=field
+                )
         try:
             parse_version(tool.version)
         except InvalidVersion:

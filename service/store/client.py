@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
-from redis.asyncio.connection import SSLConnection, parse_url
+from redis.asyncio.connection import BlockingConnectionPool, SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
@@ -55,7 +55,18 @@ def make_client(settings: Settings) -> AnyRedis:
     if settings.redis_mode == "cluster":
         common.pop("health_check_interval")
         return RedisCluster.from_url(settings.redis_url, password=settings.redis_password, **common)
-    return Redis.from_url(settings.redis_url, password=settings.redis_password, **common)
+    # A blocking pool: at most REGISTRY_REDIS_POOL_SIZE connections, and a call that finds
+    # none free waits at most REGISTRY_REDIS_TIMEOUT, then fails (503), instead of opening
+    # connection after connection ("Too many connections") while Redis is slow or paused.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        password=settings.redis_password,
+        max_connections=settings.redis_pool_size,
+        timeout=settings.redis_timeout,
+        **common,
+    )
+    client: Redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
+    return client
 
 
 class EmbeddedStoreMissing(RuntimeError):

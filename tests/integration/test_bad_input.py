@@ -21,6 +21,17 @@ def _tools(**changes: Any) -> dict[str, Any]:
     return _with(tools=[{**GOOD["tools"][0], **changes}])
 
 
+def _raw_tool(fragment: bytes) -> bytes:
+    return b'{"agent_id": "greeter-1", "tools": [{"function_name": "f", "capability": "c", ' + (
+        fragment + b"}]}"
+    )
+
+
+def _nested(depth: int) -> bytes:
+    """A heartbeat whose first tool's kwargs nest ``depth`` lists deep."""
+    return _raw_tool(b'"kwargs": {"x": ' + b"[" * depth + b"]" * depth + b"}")
+
+
 CASES: list[tuple[str, Any, int, str]] = [
     ("malformed json", b'{"agent_id": "greeter-1",', 400, "body"),
     ("missing agent_id", {k: v for k, v in GOOD.items() if k != "agent_id"}, 422, "agent_id"),
@@ -45,6 +56,18 @@ CASES: list[tuple[str, Any, int, str]] = [
     ),
     ("invalid tool version", _tools(version="one"), 422, "tools[0].version"),
     ("wrong type", _with(tools="greet"), 422, "tools"),
+    ("kwargs nested 40 deep", _nested(40), 422, "body"),
+    ("kwargs nested 976 deep (once stored, then unreadable)", _nested(976), 422, "body"),
+    ("kwargs nested 5000 deep (RecursionError)", _nested(5000), 422, "body"),
+    ("invalid UTF-8", b'{"agent_id": "greeter-1", "name": "\xff"}', 400, "body"),
+    ("truncated UTF-8 in kwargs", _raw_tool(b'"kwargs": {"x": "\xc3"}'), 400, "body"),
+    ("oversized kwargs", _tools(kwargs={"x": "k" * 70_000}), 422, "tools[0].kwargs"),
+    (
+        "oversized inputSchema",
+        _tools(inputSchema={"properties": {f"p{i}": {"type": "string"} for i in range(4000)}}),
+        422,
+        "tools[0].inputSchema",
+    ),
 ]
 
 

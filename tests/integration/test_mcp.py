@@ -196,6 +196,12 @@ async def test_config_resources_are_the_bundle_http_serves(replica: RegistryProc
             assert json.loads(content.text) == (await http.get(path)).json()  # type: ignore[union-attr]
 
 
+def _nest(depth: int) -> Any:
+    return [] if depth == 0 else [_nest(depth - 1)]
+
+
+_deep = {"x": _nest(40)}  # deeper than the edge allows (32), as on HTTP
+_big = {"x": "k" * 70_000}
 BAD_ARGUMENTS = [
     ("agent_heartbeat", {"name": "x"}, "agent_id"),
     ("agent_heartbeat", {"agent_id": "has space"}, "agent_id"),
@@ -209,13 +215,23 @@ BAD_ARGUMENTS = [
         {"agent_id": "a", "tools": [{"function_name": "f", "capability": "c", "version": "x.y"}]},
         "tools[0].version",
     ),
+    (
+        "agent_heartbeat",
+        {"agent_id": "a", "tools": [{"function_name": "f", "capability": "c", "kwargs": _deep}]},
+        "arguments",
+    ),
+    (
+        "agent_heartbeat",
+        {"agent_id": "a", "tools": [{"function_name": "f", "capability": "c", "kwargs": _big}]},
+        "tools[0].kwargs",
+    ),
     ("list_available_agents", {"status": "sleeping"}, "status"),
     ("list_available_agents", {"version": ">>1"}, "version"),
-    ("list_available_agents", {"cursor": "not-a-cursor"}, "cursor"),
+    ("list_available_agents", {"cursor": "not a cursor!"}, "cursor"),
     ("list_available_agents", {"capabilty": "greeting"}, "capabilty"),
     ("get_capability_providers", {}, "capability"),
     ("get_capability_providers", {"capability": "greeting", "limit": 0}, "limit"),
-    ("get_capability_providers", {"capability": "greeting", "limit": 10**6}, "limit"),
+    ("get_capability_providers", {"capability": "greeting", "limit": -5}, "limit"),
     ("get_capability_providers", {"capability": "greeting", "namespace": "UPPER"}, "namespace"),
     ("get_agent_health_status", {"agent_id": "a" * 65}, "agent_id"),
     ("get_agent_health_status", {"agent_id": "nobody"}, "agent_id"),  # not registered

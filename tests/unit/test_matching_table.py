@@ -151,25 +151,28 @@ def _cand(version: str, tags: Sequence[str] = (), agent_id: str = "p-1") -> Cand
 
 
 def _runtime_outcome(constraint: str, version: str) -> Outcome:
-    request = msgspec.convert(
-        {
-            "agent_id": "c-1",
-            "tools": [
-                {
-                    "function_name": "g",
-                    "capability": "app",
-                    "dependencies": [{"capability": "svc", "version": constraint}],
-                }
-            ],
-        },
-        HeartbeatRequest,
-    )
+    body = {
+        "agent_id": "c-1",
+        "tools": [
+            {
+                "function_name": "g",
+                "capability": "app",
+                "dependencies": [{"capability": "svc", "version": constraint}],
+            }
+        ],
+    }
     try:
         parsed = parse_constraint(constraint)
     except ConstraintError:
+        # Rejected at the edge: by the documented pattern, or by the grammar behind it.
+        try:
+            request = msgspec.convert(body, HeartbeatRequest)
+        except msgspec.ValidationError:
+            return BAD
         with pytest.raises(InvalidInput):
             validate_semantics(request)
         return BAD
+    request = msgspec.convert(body, HeartbeatRequest)
     validate_semantics(request)
     ranked = rank(
         Dependency(capability="svc", version=constraint), [_cand(version)], namespace="default"

@@ -18,6 +18,8 @@ def test_defaults_use_embedded_store_and_mcp_mesh_timers() -> None:
     assert (s.host, s.port, s.workers) == ("127.0.0.1", 8000, 1)
     # Above the default 5 s heartbeat interval: uvicorn's own 5 s default races with it.
     assert server_options(s)["timeout_keep_alive"] == 75.0
+    assert server_options(s)["limit_concurrency"] == 1024
+    assert s.body_read_timeout == 10.0
 
 
 def test_values_are_parsed() -> None:
