@@ -9,15 +9,14 @@ happens on the heartbeat path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
 import msgspec
 
-from service.errors import StoreUnavailable
-from service.metrics import CONVERGENCE, DRIFT_LEADER, DRIFTED, STORE_ERRORS
+from service.metrics import CONVERGENCE, DRIFT_LEADER, DRIFTED
 from service.registry.context import Registry
+from service.registry.periodic import every
 
 log = logging.getLogger("service.drift")
 _PAGE = 500
@@ -179,17 +178,7 @@ async def pass_once(reg: Registry, interval: float) -> bool:
 
 async def run(reg: Registry, interval: float, stop: asyncio.Event) -> None:
     """Check drift every ``interval`` seconds until ``stop`` is set (stopped by event)."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
-        if stop.is_set():
-            return
-        try:
-            await pass_once(reg, interval)
-        except StoreUnavailable:
-            STORE_ERRORS.inc()
-        except Exception:  # the loop must outlive any single bad pass
-            log.exception("drift check failed")
+    await every(interval, stop, lambda: pass_once(reg, interval), log, "drift check")
 
 
 async def drift_report(reg: Registry, namespace: str | None = None) -> DriftReport:

@@ -11,12 +11,11 @@ lapses, :data:`LEASE_PASSES` intervals later.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from service.errors import StoreUnavailable
-from service.metrics import EXPIRIES, STORE_ERRORS, SWEEP_LEADER, set_agent_counts
+from service.metrics import EXPIRIES, SWEEP_LEADER, set_agent_counts
+from service.registry.periodic import every
 from service.store.store import Store, SweepStats
 
 log = logging.getLogger("service.sweeper")
@@ -55,14 +54,4 @@ async def run(store: Store, interval: float, stop: asyncio.Event, lead: Lead | N
     cancellation lets a pass in flight finish its Redis call, so shutdown never leaves a
     half-read connection behind.
     """
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
-        if stop.is_set():
-            return
-        try:
-            await tick(store, lead)
-        except StoreUnavailable:
-            STORE_ERRORS.inc()
-        except Exception:  # the loop must outlive any single bad pass
-            log.exception("sweep pass failed")
+    await every(interval, stop, lambda: tick(store, lead), log, "sweep pass")
