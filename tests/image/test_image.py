@@ -122,7 +122,8 @@ def test_labels_tag_and_shared_layers(podman: Podman, images: tuple[Built, Built
         assert labels["io.agent-registry.config.environment"] == "prod"
         assert labels["org.opencontainers.image.revision"] == built.commit
         assert labels["org.opencontainers.image.version"] == version[1]
-        assert labels["org.opencontainers.image.source"].startswith(("https://", "git@", "ssh://"))
+        # The source is the clone's origin (a URL, or a path in a local clone), sans userinfo.
+        assert labels["org.opencontainers.image.source"] == _origin()
     one, two = (podman.inspect(b.ref)["RootFS"]["Layers"] for b in images)
     # base, user, venv shared; only the bundle layer differs.
     assert len(one) == len(two) >= 4
@@ -313,3 +314,14 @@ def test_healthcheck_follows_registry_port(
     assert done.returncode == 0, done.stdout + done.stderr
     status = podman("inspect", "--format", "{{.State.Health.Status}}", name)
     assert status.stdout.strip() == "healthy"
+
+
+def _origin() -> str:
+    root = Path(__file__).resolve().parents[2]
+    url = subprocess.run(
+        ["git", "-C", str(root), "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return re.sub(r"^([a-z+]+://)[^/@]*@", r"\1", url)
