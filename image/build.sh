@@ -5,7 +5,8 @@
 #   image/build.sh [--env prod] [--context DIR] [--tag REF] [--quiet]
 #
 # Tag: localhost/agent-registry:<app version>-cfg-<12 hex of the bundle's sha256>.
-# Provenance comes from git unless GIT_COMMIT, GIT_BRANCH, GIT_TAG or GIT_DIRTY are set.
+# Provenance comes from git unless GIT_COMMIT, GIT_BRANCH, GIT_TAG, GIT_DIRTY or GIT_SOURCE
+# are set.
 # Timings and the image size go to stderr ("image: built … in 12.3 s, 347 MB").
 set -euo pipefail
 # shellcheck source=image/common.sh
@@ -75,7 +76,8 @@ main() {
 		dirty=""
 	fi
 	# The repository's address without any credentials it may carry.
-	source=$(git_in remote get-url origin | sed -E 's#^([a-z+]+://)[^/@]*@#\1#' || true)
+	source=${GIT_SOURCE:-$(git_in remote get-url origin || true)}
+	source=$(sed -E 's#^([a-z+]+://)[^/@]*@#\1#' <<<"$source")
 
 	local args=(
 		--format docker --pull=never --layers

@@ -113,13 +113,26 @@ class Built:
     summary: str  # image/build.sh's "image: built ... in X s ..., N MB"
 
 
-def build(config: pytest.Config, podman: Podman, context: Path, *, dirty: bool = False) -> Built:
-    env = {**podman.env, "GIT_DIRTY": "true"} if dirty else podman.env
+def build(
+    config: pytest.Config,
+    podman: Podman,
+    context: Path,
+    *,
+    dirty: bool = False,
+    env: dict[str, str] | None = None,
+    tag: str | None = None,
+) -> Built:
+    """Run image/build.sh on ``context``; ``env`` adds provenance overrides (GIT_*)."""
+    env = {**podman.env, **({"GIT_DIRTY": "true"} if dirty else {}), **(env or {})}
     head = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
     done = subprocess.run(
-        [str(IMAGE_DIR / "build.sh"), "--env", "prod", "--context", str(context), "--quiet"],
+        [
+            str(IMAGE_DIR / "build.sh"),
+            *("--env", "prod", "--context", str(context), "--quiet"),
+            *(("--tag", tag) if tag else ()),
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
