@@ -40,7 +40,11 @@ def _env(redis_url: str, bundle: Path, revision: int) -> dict[str, str]:
         "REGISTRY_BUNDLE_DIR": str(bundle),
         "REGISTRY_DEPLOY_REVISION": str(revision),
         "REGISTRY_CONFIG_REFRESH": str(REFRESH),
-        "REGISTRY_CONFIG_CLAIM_TTL": "1.0",
+        # Well above REFRESH: a replica whose event loop stalls for longer than its claim TTL
+        # (seen at 1.0 s on a loaded 2-core CI machine) loses its claim, the other revision
+        # activates again and the history shows a flip-flop the code did right to record.
+        # The rollback below does not wait for a lapse: a stopped replica withdraws.
+        "REGISTRY_CONFIG_CLAIM_TTL": "3.0",
         "REGISTRY_LOG_LEVEL": "warning",
     }
 
