@@ -13,6 +13,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import PluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ControllerRouterHandler, Guard
 
 from service import __version__
@@ -21,7 +22,7 @@ from service.api import metrics as metrics_api
 from service.api.allow import AllowHeader
 from service.api.body_timeout import body_timeout
 from service.api.fast_head import fast_head
-from service.api.problems import parameter_error, registry_error
+from service.api.problems import internal_error, parameter_error, registry_error
 from service.api.wiring import (
     DEPENDENCIES,
     admin_guard,
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         exception_handlers={
             RegistryError: registry_error,
             ValidationException: parameter_error,
+            HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
         },
         openapi_config=OPENAPI,
         request_max_body_size=settings.max_body_bytes,

@@ -43,6 +43,12 @@ class StoreUnavailable(RegistryError):
     title = "Store unavailable"
 
 
+class StoreSaturated(StoreUnavailable):
+    """Too many store calls in flight and queued: refused at once (load shedding)."""
+
+    title = "Store saturated"
+
+
 class Unauthorized(RegistryError):
     """An admin call without ``Authorization: Bearer <token>``."""
 

@@ -35,6 +35,12 @@ STORE_ERRORS = Counter(
     "Requests or background passes that failed because Redis was unavailable.",
 )
 
+STORE_SHED = Counter(
+    "registry_store_shed_total",
+    "Store calls refused at once (503 + Retry-After) because the calls in flight and the "
+    "queue behind them were full (REGISTRY_REDIS_POOL_SIZE, REGISTRY_REDIS_QUEUE).",
+)
+
 
 def set_agent_counts(counts: dict[str, dict[str, int]]) -> None:
     """Publish per-namespace, per-status agent counts read from Redis."""

@@ -32,6 +32,7 @@ class Settings:
     redis_sentinel_password: str | None = None
     redis_timeout: float = 1.0
     redis_pool_size: int = 64
+    redis_queue: int = 64
     key_prefix: str = "reg"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -107,6 +108,9 @@ class Settings:
             redis_timeout=e.number("REGISTRY_REDIS_TIMEOUT", _D.redis_timeout, minimum=0.01),
             redis_pool_size=e.integer(
                 "REGISTRY_REDIS_POOL_SIZE", _D.redis_pool_size, minimum=1, maximum=10_000
+            ),
+            redis_queue=e.integer(
+                "REGISTRY_REDIS_QUEUE", _D.redis_queue, minimum=0, maximum=100_000
             ),
             key_prefix=prefix,
             host=host,

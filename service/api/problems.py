@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import typing
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 
 from service.errors import RegistryError, StoreUnavailable
 from service.metrics import STORE_ERRORS
 
 from .wiring import PROBLEM
+
+log = logging.getLogger("service.api")
 
 _MISSING = re.compile(r"Missing required (?:query|path|header|cookie) parameter '(?P<name>[^']+)'")
 
@@ -42,6 +45,21 @@ def registry_error(request: Request[Any, Any, Any], exc: RegistryError) -> Respo
         status_code=exc.status_code,
         media_type=PROBLEM,
         headers=headers,
+    )
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A bug: log the traceback (operators need it; the caller must not see it) and answer a
+    plain 500 problem. Litestar's own HTTP errors that map to 500 keep their detail."""
+    if isinstance(exc, HTTPException):
+        detail = exc.detail
+    else:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        detail = "an unexpected error; the replica logged it"
+    return Response(
+        _body(request, 500, "Internal Server Error", detail, None),
+        status_code=500,
+        media_type=PROBLEM,
     )
 
 

@@ -48,13 +48,23 @@ def make_client(settings: Settings) -> AnyRedis:
             password=settings.redis_password,
             **common,
         )
-        master: Redis = sentinel.master_for(settings.redis_sentinel_master)
+        # Sentinel's pool does not block: it fails beyond max_connections. The store's gate
+        # (gate.py) keeps the calls in flight within the pool size, so this is never hit.
+        master: Redis = sentinel.master_for(
+            settings.redis_sentinel_master, max_connections=settings.redis_pool_size
+        )
         return master
     if settings.redis_url is None:
         return _embedded()
     if settings.redis_mode == "cluster":
         common.pop("health_check_interval")
-        return RedisCluster.from_url(settings.redis_url, password=settings.redis_password, **common)
+        # Per node, like Sentinel's pool: bounded, and kept within bounds by the store's gate.
+        return RedisCluster.from_url(
+            settings.redis_url,
+            password=settings.redis_password,
+            max_connections=settings.redis_pool_size,
+            **common,
+        )
     # A blocking pool: at most REGISTRY_REDIS_POOL_SIZE connections, and a call that finds
     # none free waits at most REGISTRY_REDIS_TIMEOUT, then fails (503), instead of opening
     # connection after connection ("Too many connections") while Redis is slow or paused.

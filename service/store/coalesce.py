@@ -17,6 +17,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from service.store.client import AnyRedis
+from service.store.gate import Gate
 
 #: Enough to amortise the write; small enough that one slow batch delays few callers.
 MAX_BATCH = 64
@@ -27,8 +28,10 @@ _Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
 class Coalescer:
     """Queue script calls; flush them once per loop turn as one non-transactional pipeline."""
 
-    def __init__(self, client: AnyRedis) -> None:
+    def __init__(self, client: AnyRedis, gate: Gate) -> None:
         self.client = client
+        #: One slot per round trip: a pipeline of N heartbeats holds one, not N.
+        self.gate = gate
         # Cluster pipelines split by node and cannot batch a namespace's calls the same way;
         # there every call goes out on its own.
         self.enabled = isinstance(client, Redis)
@@ -44,7 +47,7 @@ class Coalescer:
         matters at low concurrency; followers wait on a future.
         """
         if not self.enabled:
-            return await script(keys=keys, args=args)
+            return await self._alone(script, keys, args)
         if self._pending is not None:
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._pending.append((script, keys, args, fut))
@@ -59,8 +62,15 @@ class Coalescer:
             if self._pending is followers:
                 self._pending = None
         if not followers:
-            return await script(keys=keys, args=args)
+            return await self._alone(script, keys, args)
         return await self._lead(script, keys, args, followers)
+
+    async def _alone(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        await self.gate.acquire()
+        try:
+            return await script(keys=keys, args=args)
+        finally:
+            self.gate.release()
 
     async def _lead(
         self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], followers: list[_Call]
@@ -70,7 +80,11 @@ class Coalescer:
         for s, k, a, _ in followers:
             pipe.evalsha(s.sha, len(k), *k, *a)
         try:
-            results = await pipe.execute(raise_on_error=False)
+            await self.gate.acquire()
+            try:
+                results = await pipe.execute(raise_on_error=False)
+            finally:
+                self.gate.release()
         except asyncio.CancelledError:
             # Only the leader was cancelled; the others get an error that reads as a store
             # failure (a 503, never a 410) rather than waiting for ever.

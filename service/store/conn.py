@@ -1,8 +1,10 @@
 """One Redis deployment as every store class uses it: the client, its registered scripts,
-and the one error guard that turns driver failures into :class:`StoreUnavailable`."""
+the admission gate, and the one error guard that turns driver failures and missed deadlines
+into :class:`StoreUnavailable`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
@@ -10,9 +12,10 @@ from typing import Any, TypeVar
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from service.errors import StoreUnavailable
+from service.errors import StoreSaturated, StoreUnavailable
 from service.store.client import AnyRedis
 from service.store.coalesce import Coalescer
+from service.store.gate import Gate
 from service.store.scripts import Scripts
 
 log = logging.getLogger("service.store")
@@ -22,20 +25,43 @@ T = TypeVar("T")
 class Conn:
     """The client, the scripts registered on it, and :meth:`call`, the only error guard."""
 
-    def __init__(self, client: AnyRedis) -> None:
+    def __init__(self, client: AnyRedis, gate: Gate | None = None) -> None:
         self.client = client
         self.scripts = Scripts.register(client)
+        #: Admission and deadlines (see gate.py); tests that build a bare Store get defaults.
+        self.gate = gate or Gate(size=64, queue=64, timeout=1.0)
         # Heartbeats made in the same loop turn share one pipeline write (still 1 EVALSHA each).
-        self._batch = Coalescer(client)
+        self._batch = Coalescer(client, self.gate)
 
-    async def call(self, pending: Awaitable[T]) -> T:
-        """Await one Redis call; a Redis or socket error becomes :class:`StoreUnavailable`,
-        so the API answers 503 (never a misleading 404 or 410) while Redis is away."""
+    async def call(self, pending: Awaitable[T], *, gated: bool = True) -> T:
+        """Await one Redis call within the operation's deadline, holding a gate slot.
+
+        A Redis or socket error, or no answer by the deadline, becomes
+        :class:`StoreUnavailable`, so the API answers 503 (never a misleading 404 or 410)
+        while Redis is away; a full queue is :class:`StoreSaturated` (also 503), at once.
+        ``gated=False`` is for callers that take their slot themselves (the coalescer).
+        """
+        gate = self.gate
         try:
-            return await pending
+            async with asyncio.timeout_at(gate.deadline()):
+                if not gated:
+                    return await pending
+                await gate.acquire()
+                try:
+                    return await pending
+                finally:
+                    gate.release()
+        except StoreSaturated:
+            _close(pending)
+            raise
         except RedisError as exc:
             log.warning("redis error: %s", exc)
             raise StoreUnavailable(f"the registry store is unavailable: {exc}") from exc
+        except TimeoutError as exc:  # the deadline (builtin TimeoutError is also an OSError)
+            _close(pending)
+            raise StoreUnavailable(
+                f"the registry store did not answer within {gate.timeout:g} s"
+            ) from exc
         except OSError as exc:  # a socket error that escaped the driver
             raise StoreUnavailable(f"the registry store is unavailable: {exc}") from exc
 
@@ -45,5 +71,12 @@ class Conn:
         """One EVALSHA of ``script``; ``batch`` lets it share a pipeline write with the
         calls made in the same loop turn (the heartbeat paths)."""
         if batch:
-            return await self.call(self._batch.call(script, keys, args))
+            return await self.call(self._batch.call(script, keys, args), gated=False)
         return await self.call(script(keys=keys, args=args))
+
+
+def _close(pending: Awaitable[Any]) -> None:
+    """Close a call refused before it was awaited (no "never awaited" warning, no work)."""
+    close = getattr(pending, "close", None)
+    if close is not None:
+        close()

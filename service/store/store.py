@@ -18,6 +18,7 @@ from service.models import HeartbeatRequest
 from service.settings import Settings, Thresholds
 from service.store.client import AnyRedis, make_client
 from service.store.conn import Conn
+from service.store.gate import Gate
 from service.store.keys import DEFAULT_NAMESPACE, Keys
 from service.store.reads import Reads
 from service.store.records import encode_agent, epoch_tag, owner_tag
@@ -59,8 +60,10 @@ class Store(Reads):
     agent exists (tests/integration/test_store_contract.py proves the recovery).
     """
 
-    def __init__(self, client: AnyRedis, keys: Keys, *, events_maxlen: int = 10_000) -> None:
-        self.conn = Conn(client)
+    def __init__(
+        self, client: AnyRedis, keys: Keys, *, events_maxlen: int = 10_000, gate: Gate | None = None
+    ) -> None:
+        self.conn = Conn(client, gate)
         self.client = client
         self.keys = keys
         self.events_maxlen = events_maxlen
@@ -70,8 +73,12 @@ class Store(Reads):
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
         """Build a store for the configured Redis topology (or the embedded one)."""
+        gate = Gate(settings.redis_pool_size, settings.redis_queue, settings.redis_timeout)
         return cls(
-            make_client(settings), Keys(settings.key_prefix), events_maxlen=settings.events_maxlen
+            make_client(settings),
+            Keys(settings.key_prefix),
+            events_maxlen=settings.events_maxlen,
+            gate=gate,
         )
 
     async def close(self) -> None:
@@ -117,7 +124,20 @@ class Store(Reads):
         bound to, anywhere in the registry: a new id is first looked up in the namespace
         the locator names (a registration costs two more round trips; a heartbeat none).
         Raises :class:`NotOwner` when another identity holds the id, changing nothing.
+        Every round trip of it shares one deadline (``REGISTRY_REDIS_TIMEOUT``).
         """
+        with self.conn.gate.bounded():
+            return await self._heartbeat(req, thresholds, profile, epoch, now_ms, owner)
+
+    async def _heartbeat(
+        self,
+        req: HeartbeatRequest,
+        thresholds: Thresholds,
+        profile: str,
+        epoch: str,
+        now_ms: int,
+        owner: str,
+    ) -> HeartbeatResult:
         k, ns = self.keys, req.namespace
         enc = encode_agent(req, profile=profile, now_ms=now_ms, owner=owner)
         local_deps: list[str] = []
@@ -212,7 +232,12 @@ class Store(Reads):
         """The cheap heartbeat: refresh the TTL and report whether a full POST is needed.
 
         ``owner`` is checked in the same script: another identity's agent gets FORBIDDEN.
+        Both round trips (a wrong guess costs a second) share one deadline.
         """
+        with self.conn.gate.bounded():
+            return await self._touch(agent_id, epoch, owner)
+
+    async def _touch(self, agent_id: str, epoch: str, owner: str) -> Touch:
         ns = self._guess(agent_id)
         tag = owner_tag(owner)
         result = await self._touch_in(ns, agent_id, epoch_tag(epoch), tag)

@@ -1,0 +1,88 @@
+"""Admission to the store: a bounded number of Redis round trips in flight, a bounded queue
+behind them, and one deadline per store operation.
+
+The queueing model, per replica process (each worker has its own):
+
+- at most ``size`` round trips are in flight (``REGISTRY_REDIS_POOL_SIZE``); a pipeline of
+  coalesced heartbeats is one round trip, so this bounds connections, not callers;
+- at most ``queue`` more wait for a slot (``REGISTRY_REDIS_QUEUE``); a caller that finds the
+  queue full is refused at once with :class:`StoreSaturated` (503 + ``Retry-After``):
+  shedding load quickly beats queueing requests that would be answered too late to matter;
+- every store operation, the wait for a slot and a pooled connection included, ends within
+  ``REGISTRY_REDIS_TIMEOUT`` of its start (:meth:`Gate.bounded`), else 503.
+
+The same gate serves every topology: redis-py's Sentinel and Cluster pools do not block (they
+open connections up to their maximum, then fail with "Too many connections"), so the slot
+limit is what keeps them bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from service.errors import StoreSaturated
+from service.metrics import STORE_SHED
+
+#: The loop time by which the store operation in progress must end (None: no operation).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "store_deadline", default=None
+)
+
+
+class Gate:
+    """Slots for Redis round trips, a bounded queue for them, and the operation deadline."""
+
+    def __init__(self, size: int, queue: int, timeout: float) -> None:
+        self.size, self.queue, self.timeout = size, queue, timeout
+        self._sem = asyncio.Semaphore(size)
+        #: Callers waiting for a slot (asyncio.Semaphore keeps its own count private).
+        self.waiting = 0
+
+    def deadline(self) -> float:
+        """The deadline of the operation in progress, or one ``timeout`` from now."""
+        set_at = _DEADLINE.get()
+        return set_at if set_at is not None else asyncio.get_running_loop().time() + self.timeout
+
+    @contextmanager
+    def bounded(self) -> Iterator[None]:
+        """Make every store call inside share one deadline, ``timeout`` from now.
+
+        A heartbeat can take several round trips (a locator read, a claim check, the
+        script); the bound is on the whole answer, not on each of them. Nested scopes keep
+        the outer, earlier deadline.
+        """
+        if _DEADLINE.get() is not None:
+            yield
+            return
+        token = _DEADLINE.set(asyncio.get_running_loop().time() + self.timeout)
+        try:
+            yield
+        finally:
+            _DEADLINE.reset(token)
+
+    async def acquire(self) -> None:
+        """Take a slot; wait in the queue if none is free, or refuse at once if it is full.
+
+        The caller bounds the wait with its deadline (``asyncio.timeout_at``).
+        """
+        if not self._sem.locked():
+            await self._sem.acquire()  # free: returns without suspending
+            return
+        if self.waiting >= self.queue:
+            STORE_SHED.inc()
+            raise StoreSaturated(
+                f"the registry store is saturated ({self.size} calls in flight, "
+                f"{self.waiting} queued): retry shortly"
+            )
+        self.waiting += 1
+        try:
+            await self._sem.acquire()
+        finally:
+            self.waiting -= 1
+
+    def release(self) -> None:
+        """Give the slot back (always paired with a successful :meth:`acquire`)."""
+        self._sem.release()

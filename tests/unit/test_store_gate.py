@@ -1,0 +1,70 @@
+"""The store's admission gate: bounded slots, a bounded queue, one deadline per operation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from service.errors import StoreSaturated, StoreUnavailable
+from service.metrics import STORE_SHED
+from service.store.conn import Conn
+from service.store.gate import Gate
+
+
+class _Idle:
+    """Stands in for a client: Conn only registers scripts on it."""
+
+    def register_script(self, source: str) -> object:
+        return object()
+
+
+async def test_slots_then_queue_then_refusal() -> None:
+    gate = Gate(size=2, queue=1, timeout=5)
+    await gate.acquire()
+    await gate.acquire()
+    queued = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    assert gate.waiting == 1 and not queued.done()
+    shed_before = STORE_SHED._value.get()
+    with pytest.raises(StoreSaturated):
+        await gate.acquire()  # two in flight, one queued: refused without waiting
+    assert STORE_SHED._value.get() == shed_before + 1
+    gate.release()
+    await asyncio.wait_for(queued, 1)
+    assert gate.waiting == 0
+
+
+async def test_a_call_past_the_deadline_is_503_and_frees_its_slot() -> None:
+    conn = Conn(_Idle(), Gate(size=1, queue=0, timeout=0.05))  # type: ignore[arg-type]
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    with pytest.raises(StoreUnavailable, match="did not answer within 0.05 s"):
+        await conn.call(never)
+    assert never.cancelled()
+    # The slot came back: the next call runs.
+    assert await conn.call(asyncio.sleep(0, result="ok")) == "ok"
+
+
+async def test_a_refused_call_is_closed_not_left_unawaited() -> None:
+    conn = Conn(_Idle(), Gate(size=1, queue=0, timeout=5))  # type: ignore[arg-type]
+    await conn.gate.acquire()
+    pending = asyncio.sleep(0)
+    with pytest.raises(StoreSaturated):
+        await conn.call(pending)
+    assert pending.cr_frame is None  # closed: no "coroutine was never awaited"
+
+
+async def test_one_operation_shares_one_deadline() -> None:
+    gate = Gate(size=4, queue=4, timeout=0.2)
+    conn = Conn(_Idle(), gate)  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    with gate.bounded():
+        first = gate.deadline()
+        await conn.call(asyncio.sleep(0.05))
+        assert gate.deadline() == first  # the second call does not get a fresh timeout
+        with gate.bounded():
+            assert gate.deadline() == first  # nested scopes keep the outer deadline
+        with pytest.raises(StoreUnavailable):
+            await conn.call(asyncio.sleep(1))
+        assert loop.time() >= first
+    assert gate.deadline() > first  # outside an operation: a fresh timeout
