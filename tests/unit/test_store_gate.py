@@ -38,7 +38,7 @@ async def test_slots_then_queue_then_refusal() -> None:
 async def test_a_call_past_the_deadline_is_503_and_frees_its_slot() -> None:
     conn = Conn(_Idle(), Gate(size=1, queue=0, timeout=0.05))  # type: ignore[arg-type]
     never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    with pytest.raises(StoreUnavailable, match="did not answer within 0.05 s"):
+    with pytest.raises(StoreUnavailable, match=r"did not answer within 0\.05 s"):
         await conn.call(never)
     assert never.cancelled()
     # The slot came back: the next call runs.
