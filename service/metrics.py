@@ -35,6 +35,24 @@ STORE_ERRORS = Counter(
     "Requests or background passes that failed because Redis was unavailable.",
 )
 
+PROTECTION_STARTED = Counter(
+    "registry_protection_started_total",
+    "Times mass-expiry protection started holding a namespace's expiries.",
+    ["namespace"],
+)
+
+SUSPECTS_HELD = Counter(
+    "registry_suspects_held_total",
+    "Expiries held as suspect by mass-expiry protection (each agent once per window).",
+    ["namespace"],
+)
+
+PROTECTION_ACTIVE = Gauge(
+    "registry_protection_active",
+    "1 while mass-expiry protection holds a namespace's expiries (read from Redis).",
+    ["namespace"],
+)
+
 STORE_SHED = Counter(
     "registry_store_shed_total",
     "Store calls refused at once (503 + Retry-After) because the calls in flight and the "

@@ -15,6 +15,12 @@ from msgspec import Meta
 # would pass msgspec), ECMA-262's (the OpenAPI document's) does not; this form means the
 # same in both, so the document and the decoder accept exactly the same strings.
 END = r"$(?!\n)"
+
+#: An agent's state: ``suspect`` = its liveness expired while mass-expiry protection held
+#: it (still offered until the window ends). Defined once; filters and schemas use these.
+AgentStatus = Literal["healthy", "degraded", "suspect", "expired"]
+#: A provider's state as discovery offers it (expired providers are never offered).
+ProviderStatus = Literal["healthy", "degraded", "suspect"]
 AGENT_ID_PATTERN = r"^[A-Za-z0-9_-]+" + END
 NAMESPACE_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?" + END
 CAPABILITY_PATTERN = r"^[A-Za-z0-9_.:/-]+" + END
@@ -144,6 +150,9 @@ class ResolvedSlot(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True
     function_name: str
     status: Literal["available", "unresolved"]
     kwargs: dict[str, Any] | None = None
+    #: The provider expired but mass-expiry protection holds it: still wired, but shown.
+    #: A field of its own: stock MCP Mesh SDKs only wire ``available`` slots.
+    suspect: bool = False
 
 
 class Lease(msgspec.Struct, kw_only=True, frozen=True):
@@ -212,7 +221,7 @@ class AgentView(msgspec.Struct, kw_only=True, frozen=True):
     name: str
     agent_type: str
     namespace: str
-    status: Literal["healthy", "degraded", "expired"]
+    status: AgentStatus
     endpoint: str
     version: str
     runtime: str | None
@@ -240,7 +249,7 @@ class HealthView(msgspec.Struct, kw_only=True, frozen=True):
     """``GET /agents/{id}/health``: status, last heartbeat, TTL left and thresholds."""
 
     agent_id: str
-    status: Literal["healthy", "degraded", "expired"]
+    status: AgentStatus
     last_heartbeat: str | None
     age_ms: int | None
     ttl_remaining_ms: int
@@ -260,7 +269,7 @@ class ProviderView(msgspec.Struct, kw_only=True, frozen=True):
     tags: list[str]
     endpoint: str
     namespace: str
-    status: Literal["healthy", "degraded"]
+    status: ProviderStatus
     kwargs: dict[str, Any] | None = None
 
 

@@ -13,7 +13,7 @@ from service.domain.thresholds import RULE, threshold_problems
 from service.domain.thresholds import Thresholds as Thresholds  # re-exported
 from service.envreader import EnvReader, SettingsError
 
-__all__ = ["RedisMode", "Settings", "SettingsError", "Thresholds"]
+__all__ = ["Protection", "RedisMode", "Settings", "SettingsError", "Thresholds"]
 
 RedisMode = Literal["standalone", "sentinel", "cluster"]
 _REDIS_MODES: tuple[str, ...] = ("standalone", "sentinel", "cluster")
@@ -58,6 +58,30 @@ class Settings:
     config_claim_ttl: float = 5.0
     drift_interval: float = 15.0
     drift_after_intervals: float = 3.0
+    # Mass-expiry protection (sweep.lua): Eureka's self-preservation starts when renewals
+    # fall below 85 % of the expected; the same 15 % here, as the share of a namespace's
+    # agents missing heartbeats (degraded, or expired within one heartbeat interval) when
+    # one expires. Nacos's protectThreshold guards the same way from the reader's side.
+    # Small namespaces are exempt from the share rule (1 of 3 is not a mass expiry).
+    # ``protect_window`` None: one default ``expire_after``.
+    protect_share: float = 0.15
+    protect_min_agents: int = 10
+    protect_window: float | None = None
+
+    @property
+    def protection(self) -> Protection:
+        """The mass-expiry protection policy the sweeper applies."""
+        window = (
+            self.thresholds.expire_after if self.protect_window is None else self.protect_window
+        )
+        return Protection(
+            share=self.protect_share,
+            min_agents=self.protect_min_agents,
+            window_ms=int(window * 1000),
+            sweep_window_ms=int(
+                max(self.thresholds.heartbeat_interval, self.sweep_interval) * 1000
+            ),
+        )
 
     @property
     def embedded(self) -> bool:
@@ -148,7 +172,38 @@ class Settings:
             drift_after_intervals=e.number(
                 "REGISTRY_DRIFT_AFTER_INTERVALS", _D.drift_after_intervals, minimum=1
             ),
+            protect_share=_share(e),
+            protect_min_agents=e.integer(
+                "REGISTRY_PROTECT_MIN_AGENTS", _D.protect_min_agents, minimum=1
+            ),
+            protect_window=(
+                e.number("REGISTRY_PROTECT_WINDOW", 0.0, minimum=0)
+                if e.text("REGISTRY_PROTECT_WINDOW") is not None
+                else None
+            ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """Mass-expiry protection: when ``share`` of a namespace's agents (at least
+    ``min_agents``) expire within ``sweep_window_ms``, or right after the sweeper lost the
+    store, expiries are held for ``window_ms`` (0: never); then it cannot start again for as
+    long."""
+
+    share: float
+    min_agents: int
+    window_ms: int
+    sweep_window_ms: int
+
+
+def _share(e: EnvReader) -> float:
+    share = e.number("REGISTRY_PROTECT_SHARE", _D.protect_share, minimum=0)
+    if not 0 < share <= 1:
+        raise SettingsError(
+            f"REGISTRY_PROTECT_SHARE must be more than 0 and at most 1 (got {share})"
+        )
+    return share
 
 
 #: The defaults, written once (the dataclass fields above): ``from_env`` reads them here.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import PathParameter, QueryParameter
@@ -13,11 +13,12 @@ from service.models import (
     CONSTRAINT_PATTERN,
     END,
     NAMESPACE_PATTERN,
+    AgentStatus,
 )
 from service.registry.events import EVENT_CURSOR_PATTERN, TIME_DIGITS_PATTERN, EventType
 from service.registry.pagination import CURSOR_PATTERN
 
-StatusFilter = Literal["healthy", "degraded", "expired"]
+StatusFilter = AgentStatus
 
 AgentIdPath = Annotated[
     str,

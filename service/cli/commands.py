@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import typing
 from typing import Any
 
 from rich.console import Group
@@ -12,6 +13,7 @@ from rich.text import Text
 
 from service.cli import render
 from service.cli.http import DEFAULT_URL, Api, CliError, path_part
+from service.models import AgentStatus, ProviderStatus
 
 FOLLOW_WAIT = "25s"  # long-poll window asked of a server that supports ?follow=true
 FOLLOW_PAUSE = 1.0  # seconds between polls when the server answers at once
@@ -39,7 +41,7 @@ def add_parsers(sub: Any) -> None:
         return p
 
     p = cmd("agents", "list agents (filtered like GET /agents)", agents)
-    p.add_argument("--status", choices=("healthy", "degraded", "expired"))
+    p.add_argument("--status", choices=typing.get_args(AgentStatus))
     p.add_argument("--capability")
     p.add_argument("--namespace")
     p.add_argument("--tag", action="append", help="repeatable; --tag=-name excludes")
@@ -59,7 +61,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--namespace", default="default")
     p.add_argument("--version", help="semver constraint, e.g. ^1.2")
     p.add_argument("--tag", action="append")
-    p.add_argument("--status", choices=("healthy", "degraded"))
+    p.add_argument("--status", choices=typing.get_args(ProviderStatus))
     p.add_argument("--limit", type=int, default=1000)
 
     p = cmd("events", "event history; --follow prints new events as they happen", events)

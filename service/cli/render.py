@@ -15,6 +15,7 @@ from rich.text import Text
 STATUS_STYLE = {
     "healthy": "green",
     "degraded": "yellow",
+    "suspect": "magenta",
     "expired": "red",
     "unresolved": "red",
     "available": "green",

@@ -22,7 +22,7 @@ from service.domain.constraints import (
     version_matches,
 )
 from service.domain.tags import tag_score, tags_admit
-from service.models import Dependency, HeartbeatRequest, ResolvedSlot
+from service.models import Dependency, HeartbeatRequest, ProviderStatus, ResolvedSlot
 
 __all__ = [
     "Candidate",
@@ -61,6 +61,13 @@ class Candidate:
 
     entry: ProviderEntry
     degraded: bool
+    #: Expired, but held by mass-expiry protection: offered, marked ``suspect``.
+    suspect: bool = False
+
+    @property
+    def status(self) -> ProviderStatus:
+        """How discovery shows this provider."""
+        return "suspect" if self.suspect else "degraded" if self.degraded else "healthy"
 
 
 def _rank_key(score: int, entry: ProviderEntry) -> tuple[int, Any, str, str]:
@@ -93,7 +100,7 @@ def rank(dep: Dependency, candidates: Sequence[Candidate], *, namespace: str) ->
     """Candidates that satisfy ``dep``, best first (preferred tags, version, agent_id)."""
     constraint = parse_constraint(dep.version)
     want_ns = dep.namespace or namespace
-    scored: list[tuple[tuple[int, Any, str, str], Candidate]] = []
+    scored: list[tuple[tuple[bool, int, Any, str, str], Candidate]] = []
     for cand in candidates:
         entry = cand.entry
         if entry.capability != dep.capability or entry.namespace != want_ns:
@@ -103,7 +110,8 @@ def rank(dep: Dependency, candidates: Sequence[Candidate], *, namespace: str) ->
         score = tag_score(entry.tags, dep.tags)
         if score is None:
             continue
-        scored.append((_rank_key(score, entry), cand))
+        # A provider held by mass-expiry protection only wins when no live one qualifies.
+        scored.append(((cand.suspect, *_rank_key(score, entry)), cand))
     scored.sort(key=lambda pair: pair[0])
     return [cand for _, cand in scored]
 
@@ -129,6 +137,7 @@ def resolve(
                         function_name=best.function_name,
                         status="available",
                         kwargs=best.kwargs or {},
+                        suspect=ranked[0].suspect,
                     )
                 )
             else:

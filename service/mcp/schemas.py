@@ -7,15 +7,23 @@ the application layer's own result Structs; only argument shapes live here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
-from service.models import AgentId, Capability, Constraint, Namespace, Tag
+from service.models import (
+    AgentId,
+    AgentStatus,
+    Capability,
+    Constraint,
+    Namespace,
+    ProviderStatus,
+    Tag,
+)
 from service.registry.admin import AssignedCapability
 
-Status = Literal["healthy", "degraded", "expired"]
+Status = AgentStatus
 Limit = Annotated[int, Meta(ge=1, description="Page size (default and maximum are configured)")]
 Cursor = Annotated[str, Meta(max_length=512, description="next_cursor of the previous page")]
 TagFilter = Annotated[
@@ -45,7 +53,7 @@ class ProvidersArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fi
     version: Annotated[Constraint, Meta(description="Semver constraint, e.g. '^1.2'")] | None = None
     tags: TagFilter = []
     namespace: Namespace = "default"
-    status: Literal["healthy", "degraded"] | None = None
+    status: ProviderStatus | None = None
     limit: Limit | None = None
     cursor: Cursor | None = None
 

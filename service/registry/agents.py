@@ -48,7 +48,7 @@ async def list_agents(
             if not last:
                 break
             for row in rows:
-                view = agent_view(row.doc, row.live, row.now_ms)
+                view = agent_view(row.doc, row.live, row.now_ms, suspect=row.suspect)
                 if flt.matches(row.doc.tools, view.status):
                     out.append(view)
                     if len(out) == size:
@@ -67,7 +67,7 @@ async def agent_health(reg: Registry, agent_id: str) -> HealthView:
     ttl = live.ttl_ms if live else int(thr.expire_after * 1000)
     return HealthView(
         agent_id=agent_id,
-        status=live.status if live else "expired",
+        status=live.status if live else "suspect" if row.suspect else "expired",
         last_heartbeat=iso(row.now_ms - live.age_ms) if live and live.age_ms is not None else None,
         age_ms=live.age_ms if live else None,
         ttl_remaining_ms=max(ttl - (live.age_ms or 0), 0) if live else 0,
@@ -93,7 +93,7 @@ async def get_agent(reg: Registry, agent_id: str, identity: Identity = ANONYMOUS
     """The agent's record and current status (``expired`` during retention); an admin also
     sees the identity the id is bound to."""
     row = await _row(reg, agent_id)
-    view = agent_view(row.doc, row.live, row.now_ms)
+    view = agent_view(row.doc, row.live, row.now_ms, suspect=row.suspect)
     if identity.has("admin"):
         view = msgspec.structs.replace(view, owner=row.doc.own)
     return view

@@ -27,13 +27,13 @@ def _provider(c: Candidate) -> ProviderView:
         tags=e.tags,
         endpoint=e.endpoint,
         namespace=e.namespace,
-        status="degraded" if c.degraded else "healthy",
+        status=c.status,
         kwargs=e.kwargs,
     )
 
 
 def _entry_ok(flt: AgentFilter, c: Candidate) -> bool:
-    status = "degraded" if c.degraded else "healthy"
+    status = c.status
     if flt.status is not None and flt.status != status:
         return False
     e = c.entry

@@ -16,6 +16,7 @@ from prometheus_client import (
 
 from service import __version__
 from service.registry.context import Registry
+from service.store.records import iso
 
 
 class AgentCounts(msgspec.Struct, kw_only=True, frozen=True):
@@ -24,6 +25,7 @@ class AgentCounts(msgspec.Struct, kw_only=True, frozen=True):
     total: int
     healthy: int
     degraded: int
+    suspect: int
     expired: int
     by_namespace: dict[str, dict[str, int]]
 
@@ -36,6 +38,18 @@ class ReplicaCounters(msgspec.Struct, kw_only=True, frozen=True):
     store_errors: dict[str, float]
 
 
+class Protection(msgspec.Struct, kw_only=True, frozen=True):
+    """A namespace's mass-expiry protection: while ``active``, expiries are held (the
+    agents show as ``suspect``) until ``until``; it cannot start again before ``rearm_after``."""
+
+    active: bool
+    since: str
+    until: str
+    rearm_after: str
+    reason: str
+    held: int
+
+
 class RegistryMetrics(msgspec.Struct, kw_only=True, frozen=True):
     """``GET /registry/metrics``."""
 
@@ -43,6 +57,8 @@ class RegistryMetrics(msgspec.Struct, kw_only=True, frozen=True):
     uptime_seconds: int
     agents: AgentCounts
     replica: ReplicaCounters
+    #: Namespaces whose protection is active or cooling down (absent: none).
+    protection: dict[str, Protection] = {}
 
 
 class PrometheusText(msgspec.Struct, kw_only=True, frozen=True):
@@ -67,8 +83,23 @@ def _counter_values(name: str) -> dict[str, float]:
 async def registry_figures(reg: Registry) -> RegistryMetrics:
     """Agent counts per namespace and status, and this replica's counters."""
     counts = await reg.store.counts()
-    totals = {s: sum(c[s] for c in counts.values()) for s in ("healthy", "degraded", "expired")}
+    totals = {
+        s: sum(c[s] for c in counts.values()) for s in ("healthy", "degraded", "suspect", "expired")
+    }
+    protection = {}
+    for ns in counts:
+        state = await reg.store.protection(ns)
+        if state is not None:
+            protection[ns] = Protection(
+                active=state.active,
+                since=iso(state.since_ms),
+                until=iso(state.until_ms),
+                rearm_after=iso(2 * state.until_ms - state.since_ms),
+                reason=state.reason,
+                held=state.held,
+            )
     return RegistryMetrics(
+        protection=protection,
         version=__version__,
         uptime_seconds=reg.uptime_seconds,
         agents=AgentCounts(total=sum(totals.values()), **totals, by_namespace=counts),

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 from service.domain.matching import ConstraintError, parse_constraint, tags_admit, version_matches
 from service.errors import InvalidInput
-from service.models import CONSTRAINT_PATTERN, Tool
+from service.models import CONSTRAINT_PATTERN, AgentStatus, Tool
 from service.store.records import Status
 
-StatusFilter = Literal["healthy", "degraded", "expired"]
+StatusFilter = AgentStatus
 _CONSTRAINT = re.compile(CONSTRAINT_PATTERN)
 
 

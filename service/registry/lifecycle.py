@@ -58,7 +58,11 @@ async def running(
     async def lead() -> bool:
         return await leases.lead("sweep", me, lease_ms)
 
-    tasks = [asyncio.create_task(sweeper.run(st, settings.sweep_interval, stop, lead))]
+    tasks = [
+        asyncio.create_task(
+            sweeper.run(st, settings.sweep_interval, stop, lead, settings.protection)
+        )
+    ]
     if baked is not None:
         reg.fleet = await _start_fleet(reg, baked)
         tasks.append(asyncio.create_task(reg.fleet.run(settings.config_refresh, stop)))

@@ -14,8 +14,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from service.metrics import EXPIRIES, SWEEP_LEADER, set_agent_counts
+from service.errors import StoreUnavailable
+from service.metrics import (
+    EXPIRIES,
+    PROTECTION_ACTIVE,
+    PROTECTION_STARTED,
+    SUSPECTS_HELD,
+    SWEEP_LEADER,
+    set_agent_counts,
+)
 from service.registry.periodic import every
+from service.settings import Protection
 from service.store.store import Store, SweepStats
 
 log = logging.getLogger("service.sweeper")
@@ -27,31 +36,78 @@ LEASE_PASSES = 3
 Lead = Callable[[], Awaitable[bool]]
 
 
-async def sweep_once(store: Store) -> SweepStats:
+async def sweep_once(
+    store: Store, protection: Protection | None = None, *, after_outage: bool = False
+) -> SweepStats:
     """One pass: process due agents, then publish counts read from Redis."""
-    stats = await store.sweep()
+    stats = await store.sweep(protection=protection, after_outage=after_outage)
     for ns, n in stats.expired_by_namespace:
         EXPIRIES.labels(namespace=ns).inc(n)
-    set_agent_counts(await store.counts())
+    for ns in stats.protection_started:
+        PROTECTION_STARTED.labels(namespace=ns).inc()
+        log.warning("mass-expiry protection started in namespace %r: expiries held", ns)
+    await publish_counts(store)
     return stats
 
 
-async def tick(store: Store, lead: Lead | None) -> bool:
-    """One interval's work: sweep if this replica leads (or no lease is used); True if it did."""
-    leader = True if lead is None else await lead()
-    SWEEP_LEADER.set(1 if leader else 0)
-    if leader:
-        await sweep_once(store)
-    else:
-        set_agent_counts(await store.counts())  # every replica reports the same figures
-    return leader
+async def publish_counts(store: Store) -> None:
+    """Agent counts and protection state, read from Redis (equal on every replica)."""
+    counts = await store.counts()
+    set_agent_counts(counts)
+    for ns in counts:
+        state = await store.protection(ns)
+        PROTECTION_ACTIVE.labels(namespace=ns).set(1 if state and state.active else 0)
+        if state and state.active:
+            SUSPECTS_HELD.labels(namespace=ns)  # the series exists while it matters
 
 
-async def run(store: Store, interval: float, stop: asyncio.Event, lead: Lead | None = None) -> None:
+class Sweeper:
+    """The sweep loop's memory between passes: whether the last one lost the store.
+
+    The first pass after the store was unreachable (or paused: the pass timed out) starts
+    mass-expiry protection where agents are expiring: their heartbeats failed for the same
+    reason this pass did.
+    """
+
+    def __init__(self, store: Store, protection: Protection | None, lead: Lead | None) -> None:
+        self.store, self.protection, self.lead = store, protection, lead
+        self.lost_store = False
+
+    async def tick(self) -> bool:
+        """One interval's work: sweep if this replica leads (or no lease is used)."""
+        try:
+            leader = True if self.lead is None else await self.lead()
+            SWEEP_LEADER.set(1 if leader else 0)
+            if leader:
+                stats = await sweep_once(self.store, self.protection, after_outage=self.lost_store)
+                for ns, n in stats.held_by_namespace:
+                    SUSPECTS_HELD.labels(namespace=ns).inc(n)
+            else:
+                await publish_counts(self.store)  # every replica reports the same figures
+        except StoreUnavailable:
+            self.lost_store = True
+            raise
+        self.lost_store = False
+        return leader
+
+
+async def tick(store: Store, lead: Lead | None, protection: Protection | None = None) -> bool:
+    """One interval's work without memory between passes (tests drive passes by hand)."""
+    return await Sweeper(store, protection, lead).tick()
+
+
+async def run(
+    store: Store,
+    interval: float,
+    stop: asyncio.Event,
+    lead: Lead | None = None,
+    protection: Protection | None = None,
+) -> None:
     """Sweep every ``interval`` seconds until ``stop`` is set; a Redis outage skips passes.
 
     With ``lead``, only the lease holder sweeps. Stopping by event rather than by
     cancellation lets a pass in flight finish its Redis call, so shutdown never leaves a
     half-read connection behind.
     """
-    await every(interval, stop, lambda: tick(store, lead), log, "sweep pass")
+    sweeper = Sweeper(store, protection, lead)
+    await every(interval, stop, sweeper.tick, log, "sweep pass")

@@ -47,7 +47,7 @@ class Keys:
         return f"{self._ns(ns)}l:{agent_id}"
 
     def agent_lifecycle(self, ns: str, agent_id: str) -> list[str]:
-        """KEYS[1..9] of heartbeat.lua and unregister.lua, in the order their headers list."""
+        """KEYS[1..10] of heartbeat.lua and unregister.lua, in the order their headers list."""
         return [
             self.doc(ns, agent_id),
             self.live(ns, agent_id),
@@ -58,6 +58,7 @@ class Keys:
             self.degraded(ns),
             self.expired(ns),
             self.events(ns),
+            self.suspect(ns),
         ]
 
     def agent_leftovers(self, ns: str, agent_id: str) -> list[str]:
@@ -94,6 +95,21 @@ class Keys:
     def expired(self, ns: str) -> str:
         """SET of agents whose liveness key expired and whose record is retained."""
         return f"{self._ns(ns)}gone"
+
+    def suspect(self, ns: str) -> str:
+        """SET of agents whose liveness key expired while mass-expiry protection held them:
+        still offered (as ``suspect``) until the protection window ends or they return."""
+        return f"{self._ns(ns)}sus"
+
+    def guard(self, ns: str) -> str:
+        """STRING ``since_ms|until_ms|reason[|ended]``: the namespace's mass-expiry protection.
+        Active while the server clock is before ``until_ms``; the key outlives the window by
+        as long again (the cool-down in which protection cannot start again)."""
+        return f"{self._ns(ns)}guard"
+
+    def expiring(self, ns: str) -> str:
+        """STRING counter of expiries in the current sweep window (PX = one sweep interval)."""
+        return f"{self._ns(ns)}xc"
 
     def events(self, ns: str) -> str:
         """STREAM: capped event history for the namespace."""

@@ -12,12 +12,14 @@ from typing import Any
 import msgspec
 
 from service.domain.matching import Candidate
+from service.settings import Protection
 from service.store.client import AnyRedis
 from service.store.conn import Conn
 from service.store.keys import Keys
 from service.store.results import (
     AgentRow,
     EventRow,
+    ProtectionState,
     SweepStats,
     candidates_of,
     rows_of,
@@ -52,7 +54,9 @@ class Reads:
         k = self.keys
         doc_prefix, live_prefix, _ = k.prefixes(ns)
         out = await self.conn.run(
-            self.scripts.read_agents, [k.ids(ns)], [doc_prefix, live_prefix, "range", after, count]
+            self.scripts.read_agents,
+            [k.ids(ns), k.suspect(ns)],
+            [doc_prefix, live_prefix, "range", after, count],
         )
         last = _s(out[-1][0]) if len(out) > 1 else ""
         return rows_of(out), last
@@ -65,7 +69,7 @@ class Reads:
         k = self.keys
         doc_prefix, live_prefix, _ = k.prefixes(ns)
         out = await self.conn.run(
-            self.scripts.read_agents, [k.ids(ns)], [doc_prefix, live_prefix, *args]
+            self.scripts.read_agents, [k.ids(ns), k.suspect(ns)], [doc_prefix, live_prefix, *args]
         )
         return rows_of(out)
 
@@ -73,7 +77,9 @@ class Reads:
         """Live providers of ``capability`` in ``ns``; cost is the number of its providers."""
         k = self.keys
         rows = await self.conn.run(
-            self.scripts.providers, [k.providers(ns, capability)], [k.prefixes(ns)[1]]
+            self.scripts.providers,
+            [k.providers(ns, capability), k.suspect(ns)],
+            [k.prefixes(ns)[1]],
         )
         return candidates_of(rows)
 
@@ -114,7 +120,7 @@ class Reads:
         lower = f"({after}" if after else "-"
         out = await self.conn.run(
             self.scripts.read_capabilities,
-            [k.capindex(ns)],
+            [k.capindex(ns), k.suspect(ns)],
             [prov_prefix, live_prefix, lower, count],
         )
         return [(_s(out[i]), candidates_of(out[i + 1])) for i in range(0, len(out), 2)]
@@ -141,16 +147,27 @@ class Reads:
             pipe.zcard(k.ids(ns))
             pipe.scard(k.degraded(ns))
             pipe.scard(k.expired(ns))
+            pipe.scard(k.suspect(ns))
         raw = await self.conn.call(pipe.execute())
         out: dict[str, dict[str, int]] = {}
         for i, ns in enumerate(names):
-            total, degraded, expired = (int(x) for x in raw[3 * i : 3 * i + 3])
+            total, degraded, expired, suspect = (int(x) for x in raw[4 * i : 4 * i + 4])
             out[ns] = {
-                "healthy": max(total - degraded - expired, 0),
+                "healthy": max(total - degraded - expired - suspect, 0),
                 "degraded": degraded,
+                "suspect": suspect,
                 "expired": expired,
             }
         return out
+
+    async def protection(self, ns: str) -> ProtectionState | None:
+        """The namespace's mass-expiry protection as the sweeper left it (None: never, or
+        its guard lapsed), with the number of agents held as suspect."""
+        k = self.keys
+        raw, held, now = await self.conn.run(
+            self.scripts.read_protection, [k.guard(ns), k.suspect(ns)], []
+        )
+        return ProtectionState.parse(raw or None, int(held), int(now))
 
     async def events(self, ns: str, start: str, end: str, count: int) -> list[EventRow]:
         """Raw events of ``ns`` between stream ids ``start`` and ``end`` (XRANGE syntax)."""
@@ -162,11 +179,22 @@ class Reads:
             for i, fields in raw or ()
         ]
 
-    async def sweep(self, limit: int = 1000) -> SweepStats:
-        """Process due agents in every namespace: degraded, expired and purged transitions."""
+    async def sweep(
+        self,
+        limit: int = 1000,
+        *,
+        protection: Protection | None = None,
+        after_outage: bool = False,
+    ) -> SweepStats:
+        """Process due agents in every namespace: degraded, expired and purged transitions,
+        and mass-expiry protection (``protection``; ``None``: never protect).
+        ``after_outage``: the sweeper's previous pass could not reach the store."""
         k = self.keys
-        totals = [0, 0, 0, 0]
+        p = protection or Protection(share=1.0, min_agents=1, window_ms=0, sweep_window_ms=1000)
+        totals = [0, 0, 0, 0, 0]
         per_ns: list[tuple[str, int]] = []
+        started: list[str] = []
+        held: list[tuple[str, int]] = []
         for ns in await self.namespaces():
             doc_prefix, live_prefix, prov_prefix = k.prefixes(ns)
             keys = [
@@ -177,6 +205,9 @@ class Reads:
                 k.degraded(ns),
                 k.expired(ns),
                 k.events(ns),
+                k.suspect(ns),
+                k.guard(ns),
+                k.expiring(ns),
                 *k.noted_hashes(ns),
             ]
             args: list[Any] = [
@@ -186,16 +217,28 @@ class Reads:
                 prov_prefix,
                 self.events_maxlen,
                 k.assignment_prefix(ns),
+                repr(p.share),
+                p.min_agents,
+                p.window_ms,
+                p.sweep_window_ms,
+                "1" if after_outage else "0",
             ]
             out = await self.conn.run(self.scripts.sweep, keys, args)
-            for i in range(4):
+            for i in range(5):
                 totals[i] += int(out[i])
             if int(out[2]):
                 per_ns.append((ns, int(out[2])))
+            if int(out[5]):
+                started.append(ns)
+            if int(out[4]):
+                held.append((ns, int(out[4])))
         return SweepStats(
             looked_at=totals[0],
             degraded=totals[1],
             expired=totals[2],
             purged=totals[3],
+            held=totals[4],
             expired_by_namespace=tuple(per_ns),
+            protection_started=tuple(started),
+            held_by_namespace=tuple(held),
         )

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from service.domain.matching import ProviderEntry
-from service.models import AgentView, CapabilityView, HeartbeatRequest, Tool
+from service.models import AgentStatus, AgentView, CapabilityView, HeartbeatRequest, Tool
 
-Status = Literal["healthy", "degraded", "expired"]
+Status = AgentStatus
 
 
 class StoredAgent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -189,15 +189,18 @@ class Liveness:
         return "degraded" if (self.age_ms or 0) > self.degraded_ms else "healthy"
 
 
-def agent_view(doc: StoredAgent, live: Liveness | None, now_ms: int) -> AgentView:
-    """Render a stored record as ``GET /agents`` shows it."""
+def agent_view(
+    doc: StoredAgent, live: Liveness | None, now_ms: int, *, suspect: bool = False
+) -> AgentView:
+    """Render a stored record as ``GET /agents`` shows it (``suspect``: expired, but held
+    by mass-expiry protection)."""
     deps = [d.capability for t in doc.tools for d in t.dependencies]
     return AgentView(
         id=doc.id,
         name=doc.name,
         agent_type=doc.type,
         namespace=doc.ns,
-        status=live.status if live else "expired",
+        status=live.status if live else "suspect" if suspect else "expired",
         endpoint=doc.ep,
         version=doc.ver,
         runtime=doc.rt,

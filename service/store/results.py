@@ -14,6 +14,7 @@ __all__ = [
     "EventRow",
     "HeartbeatResult",
     "NotOwner",
+    "ProtectionState",
     "SweepStats",
     "Touch",
     "candidates_of",
@@ -51,6 +52,8 @@ class AgentRow:
     doc: StoredAgent
     live: Liveness | None
     now_ms: int
+    #: Expired, but held by mass-expiry protection: still offered, shown as ``suspect``.
+    suspect: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +64,37 @@ class SweepStats:
     degraded: int = 0
     expired: int = 0
     purged: int = 0
+    held: int = 0  # expiries held as suspect by mass-expiry protection
     expired_by_namespace: tuple[tuple[str, int], ...] = ()
+    protection_started: tuple[str, ...] = ()  # namespaces where protection began
+    held_by_namespace: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionState:
+    """A namespace's mass-expiry protection (``Keys.guard``) as read with the server clock."""
+
+    since_ms: int
+    until_ms: int
+    reason: str
+    held: int
+    now_ms: int
+
+    @property
+    def active(self) -> bool:
+        """Expiries are being held (until ``until_ms``)."""
+        return self.now_ms < self.until_ms
+
+    @classmethod
+    def parse(cls, raw: bytes | None, held: int, now_ms: int) -> ProtectionState | None:
+        """Decode ``since|until|reason[|ended]``; ``None`` without a (well-formed) guard."""
+        if not raw:
+            return None
+        since, _, rest = raw.decode(errors="replace").partition("|")
+        until, _, reason = rest.partition("|")
+        if not (since.isdigit() and until.isdigit()):
+            return None
+        return cls(int(since), int(until), reason.removesuffix("|ended"), held, now_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +107,24 @@ class EventRow:
 
 
 def candidates_of(rows: list[Any]) -> list[Candidate]:
-    """Live providers from ``providers.lua``'s flat ``[entry, age_ms, degraded_after_ms, ...]``."""
-    return [
-        Candidate(decode_entry(rows[i]), degraded=int(rows[i + 1]) > int(rows[i + 2]))
-        for i in range(0, len(rows), 3)
-    ]
+    """Live providers from ``providers.lua``'s flat ``[entry, age_ms, degraded_after_ms, ...]``
+    (age -1: held by mass-expiry protection, a suspect)."""
+    out = []
+    for i in range(0, len(rows), 3):
+        age = int(rows[i + 1])
+        out.append(
+            Candidate(decode_entry(rows[i]), degraded=age > int(rows[i + 2]), suspect=age < 0)
+        )
+    return out
 
 
 def rows_of(out: list[Any]) -> list[AgentRow]:
-    """Agent rows from ``read_agents.lua``'s ``[now, [id, doc, live, pttl], ...]`` reply."""
+    """Agent rows from ``read_agents.lua``'s ``[now, [id, doc, live, pttl, held], ...]``."""
     now = int(out[0])
     rows = []
-    for _id, doc, live, pttl in out[1:]:
+    for _id, doc, live, pttl, held in out[1:]:
         if not doc:
             continue  # purged (or never fully written); the sweeper drops the id
-        rows.append(AgentRow(decode_doc(doc), Liveness.parse(live or None, int(pttl)), now))
+        row = AgentRow(decode_doc(doc), Liveness.parse(live or None, int(pttl)), now)
+        rows.append(AgentRow(row.doc, row.live, now, suspect=row.live is None and int(held) == 1))
     return rows

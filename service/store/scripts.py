@@ -42,6 +42,7 @@ class Scripts:
     read_agents: AsyncScript
     read_index: AsyncScript
     read_capabilities: AsyncScript
+    read_protection: AsyncScript
     owner_of: AsyncScript
     set_owner: AsyncScript
     # Fleet config (ConfigStore).

@@ -25,6 +25,7 @@ _STATIC = {"live.js": "text/javascript", "ui.css": "text/css"}
 _STATUS: dict[str, StatusFilter] = {
     "healthy": "healthy",
     "degraded": "degraded",
+    "suspect": "suspect",
     "expired": "expired",
 }
 _rate = Rate()  # per replica process: the sparkline shows this replica's heartbeats

@@ -89,7 +89,7 @@ async def agent(state: State, agent_id: str) -> AgentDetail:
     row = await reg.store.get_agent(agent_id)
     if row is None:
         raise NotFound(f"agent {agent_id!r} is not registered", field="agent_id")
-    view = agent_view(row.doc, row.live, row.now_ms)
+    view = agent_view(row.doc, row.live, row.now_ms, suspect=row.suspect)
     health = await agents_uc.agent_health(reg, agent_id)
     wires: list[Wire] = []
     for tool in row.doc.tools:

@@ -191,8 +191,8 @@ async def test_everything_heals_after_redis_lost_its_data(store: Store) -> None:
     assert await store.namespaces() == ["default", "team-a"]
     counts = await store.counts()
     assert counts == {
-        "default": {"healthy": 2, "degraded": 0, "expired": 0},
-        "team-a": {"healthy": 1, "degraded": 0, "expired": 0},
+        "default": {"healthy": 2, "degraded": 0, "suspect": 0, "expired": 0},
+        "team-a": {"healthy": 1, "degraded": 0, "suspect": 0, "expired": 0},
     }
     rows, _ = await store.list_agents("team-a", "", 10)
     assert [r.doc.id for r in rows] == ["g-a"]

@@ -77,8 +77,22 @@ def test_secrets_come_from_files(tmp_path: Path) -> None:
         ({"REGISTRY_PAGE_SIZE": "2000"}, "REGISTRY_PAGE_SIZE"),
         ({"REGISTRY_KEY_PREFIX": "a b"}, "REGISTRY_KEY_PREFIX"),
         ({"REGISTRY_DEPLOY_REVISION": "-1"}, "REGISTRY_DEPLOY_REVISION"),
+        ({"REGISTRY_PROTECT_SHARE": "0"}, "REGISTRY_PROTECT_SHARE"),
+        ({"REGISTRY_PROTECT_SHARE": "1.5"}, "REGISTRY_PROTECT_SHARE"),
+        ({"REGISTRY_PROTECT_MIN_AGENTS": "0"}, "REGISTRY_PROTECT_MIN_AGENTS"),
+        ({"REGISTRY_PROTECT_WINDOW": "-1"}, "REGISTRY_PROTECT_WINDOW"),
+        ({"REGISTRY_REDIS_QUEUE": "-1"}, "REGISTRY_REDIS_QUEUE"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env(env)
+
+
+def test_protection_window_defaults_to_expire_after_and_zero_disables_it() -> None:
+    p = Settings.from_env(
+        {"REGISTRY_EXPIRE_AFTER": "12", "REGISTRY_DEGRADED_AFTER": "8"}
+    ).protection
+    assert (p.window_ms, p.share, p.min_agents) == (12_000, 0.15, 10)
+    assert p.sweep_window_ms == 5_000  # the default heartbeat interval
+    assert Settings.from_env({"REGISTRY_PROTECT_WINDOW": "0"}).protection.window_ms == 0

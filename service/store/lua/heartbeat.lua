@@ -10,9 +10,10 @@
 -- KEYS[7]  degraded   SET
 -- KEYS[8]  expired    SET
 -- KEYS[9]  events     STREAM
--- KEYS[10 .. 9+P]     provider HASHes of the capabilities this agent provides
--- KEYS[10+P .. 9+N]   provider HASHes of the capabilities it depends on (N = #names)
--- KEYS[10+N]          assignment STRING: the agent's runtime capability assignment, if any
+-- KEYS[10] suspect    SET     agents held by mass-expiry protection (sweep.lua)
+-- KEYS[11 .. 10+P]    provider HASHes of the capabilities this agent provides
+-- KEYS[11+P .. 10+N]  provider HASHes of the capabilities it depends on (N = #names)
+-- KEYS[11+N]          assignment STRING: the agent's runtime capability assignment, if any
 -- ARGV[1]  agent_id
 -- ARGV[2]  doc JSON; must carry "fp" (fingerprint) and "prov" ([[capability, field], ...])
 -- ARGV[3]  expire_after ms     ARGV[4] degraded_after ms     ARGV[5] retention ms
@@ -23,7 +24,7 @@
 -- ARGV[10] live-key prefix (providers' liveness keys are data: their ids come from KEYS)
 -- ARGV[11] provider-hash prefix (for capabilities this agent no longer provides)
 -- ARGV[12] epoch tag of the config version the record was built for ("-" for none)
--- ARGV[13] JSON capability names aligned with KEYS[10 ..]
+-- ARGV[13] JSON capability names aligned with KEYS[11 ..]
 -- ARGV[14] the caller's owner tag ("" when auth is off: nothing is checked or bound)
 -- ARGV[15] "1" when the caller already checked that no other namespace holds the id
 -- Returns {"forbidden"} when another identity owns the agent (nothing written), {"claim"}
@@ -31,11 +32,12 @@
 -- other namespaces, then calls again), else
 -- {kind, assignment, rows_1, rows_2, ...}: kind is "register", "update" or "refresh";
 -- assignment is the stored JSON or ""; rows_i lists {entry, age_ms, degraded_after_ms} for
--- each live provider of dependency key i.
--- Events: register / update (entries changed), recover (it was degraded), and expire when
--- it expired with no sweeper noticing.
+-- each live (or held suspect: age -1) provider of dependency key i.
+-- Events: register / update (entries changed), recover (it was degraded, or held as
+-- suspect), and expire when it expired with no sweeper noticing.
 local doc_key, live_key, ids_key, due_key, capver_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local capindex_key, degraded_key, expired_key, events_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local suspect_key = KEYS[10]
 local id, doc = ARGV[1], ARGV[2]
 local ttl, deg, ret = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local maxlen, nprov = ARGV[6], tonumber(ARGV[7])
@@ -62,9 +64,20 @@ if old then
   if was_live then
     kind = 'refresh'
     if od.fp == fp then changed = false end
+  elseif redis.call('SREM', suspect_key, id) == 1 then
+    -- Held by mass-expiry protection and back before the window ended: never expired.
+    redis.call('SREM', expired_key, id)
+    event(events_key, maxlen, 'recover', id, 'was suspect')
   elseif redis.call('SREM', expired_key, id) == 0 then
-    -- Expired while no sweeper ran: record the expiry before the re-registration.
-    event(events_key, maxlen, 'expire', id, 'noticed at re-registration')
+    -- Its liveness lapsed and no sweep recorded it, so no consumer was unwired. Back within
+    -- one more expire_after (a store pause, a slow network), that is a recovery; after
+    -- longer, record the expiry no sweeper did (the record's TTL says how long ago).
+    local lapsed = ret - redis.call('PTTL', doc_key)
+    if lapsed < ttl then
+      event(events_key, maxlen, 'recover', id, 'lapsed ' .. lapsed .. ' ms, back before a sweep')
+    else
+      event(events_key, maxlen, 'expire', id, 'noticed at re-registration')
+    end
   end
   local keep = {}
   for _, e in ipairs(entries) do keep[names[e[1]] .. '\0' .. e[2]] = true end
@@ -74,7 +87,7 @@ end
 if changed then
   if kind == 'refresh' then kind = 'update' end
   for _, e in ipairs(entries) do
-    redis.call('HSET', KEYS[9 + e[1]], e[2], e[3])
+    redis.call('HSET', KEYS[10 + e[1]], e[2], e[3])
   end
   for i = 1, nprov do
     redis.call('ZADD', capindex_key, 0, names[i])
@@ -97,8 +110,8 @@ if redis.call('SREM', degraded_key, id) == 1 and was_live then
 end
 redis.call('SREM', expired_key, id)
 
-local out = {kind, redis.call('GET', KEYS[10 + #names]) or ''}
+local out = {kind, redis.call('GET', KEYS[11 + #names]) or ''}
 for i = nprov + 1, #names do
-  out[#out + 1] = live_candidates(KEYS[9 + i], live_prefix)
+  out[#out + 1] = live_candidates(KEYS[10 + i], live_prefix, suspect_key)
 end
 return out

@@ -106,11 +106,15 @@ end
 
 -- The live candidates in one provider HASH (field "agent_id:function" -> entry JSON), as a
 -- flat {entry, age_ms, degraded_after_ms, ...}: one liveness check per entry, never a scan.
-local function live_candidates(prov_key, live_prefix)
+-- An entry whose liveness key is gone is offered only while mass-expiry protection holds
+-- its agent (a member of ``suspect_key``), with age -1 ("suspect"); the check costs
+-- nothing for live entries.
+local function live_candidates(prov_key, live_prefix, suspect_key)
   local h = redis.call('HGETALL', prov_key)
   local rows = {}
   for j = 1, #h, 2 do
-    local lk = live_prefix .. string.match(h[j], '^([^:]+):')
+    local aid = string.match(h[j], '^([^:]+):')
+    local lk = live_prefix .. aid
     local pttl = redis.call('PTTL', lk)
     if pttl > 0 then
       local v = redis.pcall('HMGET', lk, 't', 'd')
@@ -119,8 +123,27 @@ local function live_candidates(prov_key, live_prefix)
         rows[#rows + 1] = tonumber(v[1]) - pttl
         rows[#rows + 1] = tonumber(v[2])
       end
+    elseif redis.call('SISMEMBER', suspect_key, aid) == 1 then
+      rows[#rows + 1] = h[j + 1]
+      rows[#rows + 1] = -1
+      rows[#rows + 1] = 0
     end
   end
   return rows
+end
+
+-- The namespace's mass-expiry protection (Keys.guard: "since|until|reason[|ended]"):
+-- returns since_ms, until_ms, reason, ended (all nil/false when there is none).
+local function guard_read(guard_key)
+  local g = redis.call('GET', guard_key)
+  if not g then return nil, nil, nil, false end
+  local since, till, rest = string.match(g, '^(%d+)|(%d+)|(.*)$')
+  if not since then return nil, nil, nil, false end
+  local ended = false
+  if string.sub(rest, -6) == '|ended' then
+    ended = true
+    rest = string.sub(rest, 1, -7)
+  end
+  return tonumber(since), tonumber(till), rest, ended
 end
 

@@ -2,17 +2,18 @@
 -- round trip (GET /capabilities). Costs what the page costs: one providers read per name.
 --
 -- KEYS[1] capindex  ZSET (all scores 0)  capability names of the namespace, read by lex
+-- KEYS[2] suspect   SET  agents held by mass-expiry protection (offered with age -1)
 -- ARGV[1] provider-hash prefix (a capability's providers HASH is the prefix plus its name)
 -- ARGV[2] live-key prefix (a provider's liveness key is the prefix plus its agent id)
 -- ARGV[3] lex lower bound: '-' for the first page, '(<name>' after a cursor
 -- ARGV[4] page size (names)
 -- Returns {name, {entry, age_ms, degraded_after_ms, ...}, name, {...}, ...} in name order.
-local capindex_key = KEYS[1]
+local capindex_key, suspect_key = KEYS[1], KEYS[2]
 local prov_prefix, live_prefix, lower, count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 
 local out = {}
 for _, name in ipairs(redis.call('ZRANGE', capindex_key, lower, '+', 'BYLEX', 'LIMIT', 0, count)) do
   out[#out + 1] = name
-  out[#out + 1] = live_candidates(prov_prefix .. name, live_prefix)
+  out[#out + 1] = live_candidates(prov_prefix .. name, live_prefix, suspect_key)
 end
 return out
