@@ -38,7 +38,8 @@ for _, id in ipairs(ids) do
     local doc = redis.call('GET', dk)
     if doc then
       if redis.call('SADD', expired_key, id) == 1 then
-        drop_entries(doc_provided(doc), prov_prefix, capver_key, capindex_key)
+        drop_entries(doc_provided(doc, id, capindex_key, prov_prefix), prov_prefix, capver_key,
+          capindex_key)
         redis.call('SREM', degraded_key, id)
         event(events_key, maxlen, 'expire', id)
         ne = ne + 1
