@@ -44,6 +44,7 @@ class Scripts:
     read_capabilities: AsyncScript
     owner_of: AsyncScript
     set_owner: AsyncScript
+    note_corrupt: AsyncScript
     # Fleet config (ConfigStore).
     publish_bundle: AsyncScript
     claim_active: AsyncScript
