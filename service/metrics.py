@@ -110,6 +110,13 @@ UNKNOWN_FIELDS = Counter(
     "Heartbeat bodies that carried top-level fields this registry does not know (accepted and"
     " ignored, as MCP Mesh compatibility needs; each new name is logged once at debug level).",
 )
+CORRUPT_RECORDS = Counter(
+    "registry_corrupt_records_total",
+    "Stored values a read skipped because they do not decode, by kind (doc: an agent's"
+    " record, entry: a provider entry, assignment: a runtime capability assignment); every"
+    " read that skips one counts, and each value is recorded once as a corrupt event.",
+    ["kind"],
+)
 AUTH_FAILURES = Counter(
     "registry_auth_failures_total",
     "Requests refused by authentication or authorization, by reason (missing, invalid,"

@@ -28,6 +28,7 @@ EVENT_STYLE = {
     "drift": "yellow",
     "expire": "red",
     "assignment-lost": "red",
+    "corrupt": "red",
     "unregister": "magenta",
     "purge": "dim",
 }

@@ -9,26 +9,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import msgspec
-
 from service.bundle import Bundle, canonical_json, sha256_digest
 from service.metrics import ASSIGNMENTS_LOST
 from service.models import CapabilityDelivery, ConfigDelivery, HeartbeatRequest
 from service.registry.fleet import FleetConfig
+from service.store.records import Assignment
 
 log = logging.getLogger("service.delivery")
 ASSIGNED = "a:"  # prefix of runtime-assignment versions
 DEFAULTS = "d:"  # prefix of profile-default versions
-
-
-class Assignment(msgspec.Struct, frozen=True):
-    """A stored runtime capability assignment."""
-
-    v: str
-    caps: list[dict[str, Any]]
-
-
-_assignment = msgspec.json.Decoder(Assignment)
 
 
 def assignment_version(caps: list[dict[str, Any]]) -> str:
@@ -64,7 +53,7 @@ def config_block(fleet: FleetConfig, profile: str, reported: str | None) -> Conf
 
 
 def capabilities_block(
-    bundle: Bundle, profile: str, req: HeartbeatRequest, stored: bytes | None
+    bundle: Bundle, profile: str, req: HeartbeatRequest, stored: Assignment | None
 ) -> tuple[CapabilityDelivery | None, bool]:
     """The agent's capability set, and whether an assignment it reports was lost.
 
@@ -75,8 +64,7 @@ def capabilities_block(
     reported = req.capabilities_version
     lost = False
     if stored is not None:
-        asg = _assignment.decode(stored)
-        version, caps, source = asg.v, asg.caps, "assigned"
+        version, caps, source = stored.v, stored.caps, "assigned"
     else:
         defaults = profile_capabilities(bundle, profile)
         lost = bool(reported and reported.startswith(ASSIGNED))

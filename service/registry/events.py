@@ -29,6 +29,7 @@ EventType = Literal[
     "assignment-lost",
     "drift",
     "auth-denied",
+    "corrupt",
 ]
 _MAX_BATCHES = 10
 #: An event id (a Redis stream id): the events' ``next_cursor``, and any such id continues

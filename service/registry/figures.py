@@ -36,6 +36,8 @@ class ReplicaCounters(msgspec.Struct, kw_only=True, frozen=True):
     heartbeats: dict[str, float]
     expiries: dict[str, float]
     store_errors: dict[str, float]
+    #: Stored values reads skipped because they do not decode, by ``kind``.
+    corrupt_records: dict[str, float]
 
 
 class Protection(msgspec.Struct, kw_only=True, frozen=True):
@@ -107,6 +109,7 @@ async def registry_figures(reg: Registry) -> RegistryMetrics:
             heartbeats=_counter_values("registry_heartbeats"),
             expiries=_counter_values("registry_expiries"),
             store_errors=_counter_values("registry_store_errors"),
+            corrupt_records=_counter_values("registry_corrupt_records"),
         ),
     )
 

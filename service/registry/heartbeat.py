@@ -29,7 +29,7 @@ from service.registry.context import Registry
 from service.registry.delivery import capabilities_block, config_block
 from service.registry.fleet import FleetConfig
 from service.store.records import iso
-from service.store.results import NotOwner
+from service.store.results import HeartbeatResult, NotOwner
 from service.store.store import Touch
 
 __all__ = [
@@ -171,18 +171,23 @@ async def register(
     )
     if reg.fleet is None:
         return body  # no bundle: exactly the MCP Mesh shape (plus lease)
-    return await _with_config(reg.fleet, req, profile, result.assignment, body)
+    return await _with_config(reg.fleet, req, profile, result, body)
 
 
 async def _with_config(
     fleet: FleetConfig,
     req: HeartbeatRequest,
     profile: str,
-    assignment: bytes | None,
+    result: HeartbeatResult,
     body: HeartbeatResponse,
 ) -> HeartbeatResponse:
     """Add the config and capability blocks (from memory; no further Redis call)."""
-    caps, lost = capabilities_block(fleet.active, profile, req, assignment)
+    config = config_block(fleet, profile, req.config_version)
+    if result.assignment_corrupt:
+        # What was assigned is unknown: say nothing about capabilities, so the agent keeps
+        # the set it runs, rather than switching it to the defaults over a corrupted value.
+        return msgspec.structs.replace(body, config=config)
+    caps, lost = capabilities_block(fleet.active, profile, req, result.assignment)
     if lost:
         # Rare by construction (Redis lost data, or the agent returns after a purge), so this
         # one extra write is acceptable.
@@ -191,9 +196,7 @@ async def _with_config(
                 req.namespace, "assignment-lost", req.agent_id, req.capabilities_version or ""
             )
     return msgspec.structs.replace(
-        body,
-        config=config_block(fleet, profile, req.config_version),
-        capabilities=caps if caps is not None else msgspec.UNSET,
+        body, config=config, capabilities=caps if caps is not None else msgspec.UNSET
     )
 
 

@@ -16,6 +16,7 @@ from service.registry import drift, sweeper
 from service.registry.access import Access
 from service.registry.changes import Changes
 from service.registry.context import Registry
+from service.registry.corrupt import CorruptReporter
 from service.registry.fleet import FleetConfig, replica_id
 from service.settings import Settings
 from service.store.config_store import ConfigStore
@@ -34,6 +35,7 @@ async def running(
     in stays open.
     """
     st = store or Store.from_settings(settings)
+    st.on_corrupt = CorruptReporter(st)  # counts and records the values reads skip
     background: set[asyncio.Task[None]] = set()
 
     def denied(owner: str, agent_id: str, reason: str) -> None:

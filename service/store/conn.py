@@ -64,6 +64,15 @@ class Conn:
             ) from exc
         except OSError as exc:  # a socket error that escaped the driver
             raise StoreUnavailable(f"the registry store is unavailable: {exc}") from exc
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            # redis-py's Cluster client fails outside its RedisError tree while it reloads
+            # the slot map (RedisClusterException, and AttributeError/RuntimeError on a
+            # connection another task closed under it): still a store failure, so 503 and
+            # never a 500. Logged with its traceback, so a bug here stays visible.
+            log.warning("store call failed: %r", exc, exc_info=exc)
+            raise StoreUnavailable(f"the registry store is unavailable: {exc!r}") from exc
 
     async def run(
         self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], *, batch: bool = False

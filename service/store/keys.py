@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 DEFAULT_NAMESPACE = "default"
 # Names of the per-namespace ``noted`` hashes (one field per agent). Listed here so that
-# unregistering or purging an agent can drop its field from each of them.
-NOTED = ("drift",)
+# unregistering or purging an agent can drop its field from each of them. ``drift`` holds
+# the active version last reported; ``corrupt`` a JSON object of the undecodable values
+# already reported (key, or key and field, -> digest).
+NOTED = ("drift", "corrupt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +186,8 @@ class Keys:
         return f"{self._ns(ns)}asg:"
 
     def noted(self, ns: str, name: str) -> str:
-        """HASH agent_id -> value already reported for ``name`` (drift events fire once).
+        """HASH agent_id -> value already reported for ``name`` (drift and corrupt events
+        fire once).
 
         ``name`` must be one of :data:`NOTED`, so unregister and purge find the agent's field.
         """

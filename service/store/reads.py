@@ -15,7 +15,9 @@ from service.domain.matching import Candidate
 from service.settings import Protection
 from service.store.client import AnyRedis
 from service.store.conn import Conn
+from service.store.corrupt import UNDECODABLE, Corrupt, CorruptHook
 from service.store.keys import Keys
+from service.store.records import Assignment, decode_assignment
 from service.store.results import (
     AgentRow,
     EventRow,
@@ -40,6 +42,12 @@ def _s(value: Any) -> str:
 _WHERE_MAX = 200_000
 
 
+def _text(value: Any) -> str:
+    """Event fields are text the registry wrote; bytes that are not UTF-8 (written by
+    something else) are shown replaced rather than failing the whole page."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
 class Reads:
     """Read operations over the attributes :class:`~service.store.store.Store` sets up."""
 
@@ -48,9 +56,12 @@ class Reads:
     keys: Keys
     scripts: Scripts
     events_maxlen: int
+    #: Awaited for every stored value a read skips because it does not decode.
+    on_corrupt: CorruptHook
 
     async def list_agents(self, ns: str, after: str, count: int) -> tuple[list[AgentRow], str]:
-        """Up to ``count`` agents of ``ns`` with ids after ``after``; returns the last id seen."""
+        """Up to ``count`` agents of ``ns`` with ids after ``after``; returns the last id seen
+        (records that do not decode are skipped, so a page may hold fewer than it read)."""
         k = self.keys
         doc_prefix, live_prefix, _ = k.prefixes(ns)
         out = await self.conn.run(
@@ -59,7 +70,7 @@ class Reads:
             [doc_prefix, live_prefix, "range", after, count],
         )
         last = _s(out[-1][0]) if len(out) > 1 else ""
-        return rows_of(out), last
+        return await self._rows(ns, out), last
 
     async def agents_by_id(self, ns: str, agent_ids: Sequence[str]) -> list[AgentRow]:
         """The named agents of ``ns`` (unknown ones are skipped)."""
@@ -71,7 +82,39 @@ class Reads:
         out = await self.conn.run(
             self.scripts.read_agents, [k.ids(ns), k.suspect(ns)], [doc_prefix, live_prefix, *args]
         )
-        return rows_of(out)
+        return await self._rows(ns, out)
+
+    async def _rows(self, ns: str, out: list[Any]) -> list[AgentRow]:
+        """:func:`rows_of`, handing each record that does not decode to :attr:`on_corrupt`."""
+        bad: list[tuple[str, bytes, BaseException]] = []
+        rows = rows_of(out, bad)
+        for agent_id, raw, exc in bad:
+            key = self.keys.doc(ns, agent_id)
+            await self.on_corrupt(Corrupt.of("doc", ns, key, agent_id, raw, exc))
+        return rows
+
+    async def _candidates(self, ns: str, capability: str, rows: list[Any]) -> list[Candidate]:
+        """:func:`candidates_of`, handing each entry that does not decode to :attr:`on_corrupt`."""
+        bad: list[tuple[bytes, BaseException]] = []
+        out = candidates_of(rows, bad)
+        for raw, exc in bad:
+            key = self.keys.providers(ns, capability)
+            await self.on_corrupt(Corrupt.of("entry", ns, key, "", raw, exc))
+        return out
+
+    async def _assignment(
+        self, ns: str, agent_id: str, raw: bytes | None
+    ) -> tuple[Assignment | None, bool]:
+        """The agent's decoded assignment, and whether one is stored that does not decode
+        (handed to :attr:`on_corrupt`, and skipped)."""
+        if not raw:
+            return None, False
+        try:
+            return decode_assignment(raw), False
+        except UNDECODABLE as exc:
+            key = self.keys.assignment(ns, agent_id)
+            await self.on_corrupt(Corrupt.of("assignment", ns, key, agent_id, raw, exc))
+            return None, True
 
     async def providers(self, ns: str, capability: str) -> list[Candidate]:
         """Live providers of ``capability`` in ``ns``; cost is the number of its providers."""
@@ -81,7 +124,7 @@ class Reads:
             [k.providers(ns, capability), k.suspect(ns)],
             [k.prefixes(ns)[1]],
         )
-        return candidates_of(rows)
+        return await self._candidates(ns, capability, rows)
 
     async def change_index(self, ns: str, capability: str = "") -> str | None:
         """The change index of ``capability`` in ``ns`` (of all of ``ns`` when empty): equal
@@ -123,7 +166,10 @@ class Reads:
             [k.capindex(ns), k.suspect(ns)],
             [prov_prefix, live_prefix, lower, count],
         )
-        return [(_s(out[i]), candidates_of(out[i + 1])) for i in range(0, len(out), 2)]
+        names = [_s(out[i]) for i in range(0, len(out), 2)]
+        return [
+            (name, await self._candidates(ns, name, out[2 * i + 1])) for i, name in enumerate(names)
+        ]
 
     async def capability_names(self, ns: str, after: str, count: int) -> list[str]:
         """Capability names of ``ns`` with at least one provider entry, after ``after``."""
@@ -175,9 +221,28 @@ class Reads:
             self.client.xrange(self.keys.events(ns), start, end, count=count)
         )
         return [
-            EventRow(_s(i), ns, {_s(f): _s(v) for f, v in (fields or {}).items()})
+            EventRow(_s(i), ns, {_text(f): _text(v) for f, v in (fields or {}).items()})
             for i, fields in raw or ()
         ]
+
+    async def note_corrupt(self, found: Corrupt) -> int:
+        """Record a ``corrupt`` event for ``found`` unless one was recorded for the same value
+        in the same place (any replica); its agent is asked for a full POST. Returns the
+        number of events recorded: 0 also when the value changed since it was read."""
+        k, ns = self.keys, found.namespace
+        recorded = await self.conn.run(
+            self.scripts.note_corrupt,
+            [k.noted(ns, "corrupt"), k.events(ns), found.key],
+            [
+                found.kind,
+                found.agent_id,
+                found.digest,
+                found.reason,
+                self.events_maxlen,
+                k.prefixes(ns)[1],
+            ],
+        )
+        return int(recorded)
 
     async def sweep(
         self,

@@ -43,9 +43,17 @@ class StoredAgent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True)
     own: str = ""
 
 
+class Assignment(msgspec.Struct, frozen=True):
+    """What ``assignment`` keys hold: a runtime capability assignment and its version."""
+
+    v: str
+    caps: list[dict[str, Any]]
+
+
 _enc = msgspec.json.Encoder()
 _doc_dec = msgspec.json.Decoder(StoredAgent)
 _entry_dec = msgspec.json.Decoder(ProviderEntry)
+_assignment_dec = msgspec.json.Decoder(Assignment)
 
 
 def endpoint_of(req: HeartbeatRequest) -> str:
@@ -134,13 +142,18 @@ def _lean(tool: Tool) -> Tool:
 
 
 def decode_doc(raw: bytes) -> StoredAgent:
-    """Decode a stored record."""
+    """Decode a stored record; a corrupt one raises one of :data:`corrupt.UNDECODABLE`."""
     return _doc_dec.decode(raw)
 
 
 def decode_entry(raw: bytes) -> ProviderEntry:
-    """Decode a provider-index entry."""
+    """Decode a provider-index entry; a corrupt one raises one of :data:`corrupt.UNDECODABLE`."""
     return _entry_dec.decode(raw)
+
+
+def decode_assignment(raw: bytes) -> Assignment:
+    """Decode a runtime assignment; a corrupt one raises one of :data:`corrupt.UNDECODABLE`."""
+    return _assignment_dec.decode(raw)
 
 
 @lru_cache(maxsize=64)  # called on every HEAD with the same active version

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.matching import Candidate
-from service.store.records import Liveness, StoredAgent, decode_doc, decode_entry
+from service.store.corrupt import UNDECODABLE
+from service.store.records import Assignment, Liveness, StoredAgent, decode_doc, decode_entry
 
 __all__ = [
     "AgentRow",
@@ -41,8 +42,11 @@ class HeartbeatResult:
 
     kind: str
     candidates: dict[str, list[Candidate]]
-    # The agent's runtime capability assignment (raw JSON), read in the same EVALSHA.
-    assignment: bytes | None = None
+    # The agent's runtime capability assignment, read in the same EVALSHA.
+    assignment: Assignment | None = None
+    # True when an assignment is stored but does not decode (skipped, like ``None``, and
+    # reported): the agent is told nothing about its capabilities rather than the defaults.
+    assignment_corrupt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,25 +110,48 @@ class EventRow:
     fields: dict[str, str]
 
 
-def candidates_of(rows: list[Any]) -> list[Candidate]:
+def candidates_of(
+    rows: list[Any], bad: list[tuple[bytes, BaseException]] | None = None
+) -> list[Candidate]:
     """Live providers from ``providers.lua``'s flat ``[entry, age_ms, degraded_after_ms, ...]``
-    (age -1: held by mass-expiry protection, a suspect)."""
+    (age -1: held by mass-expiry protection, a suspect).
+
+    An entry that does not decode is left out and, with ``bad``, appended to it.
+    """
     out = []
     for i in range(0, len(rows), 3):
+        try:
+            entry = decode_entry(rows[i])
+        except UNDECODABLE as exc:
+            if bad is not None:
+                bad.append((rows[i], exc))
+            continue
         age = int(rows[i + 1])
-        out.append(
-            Candidate(decode_entry(rows[i]), degraded=age > int(rows[i + 2]), suspect=age < 0)
-        )
+        out.append(Candidate(entry, degraded=age > int(rows[i + 2]), suspect=age < 0))
     return out
 
 
-def rows_of(out: list[Any]) -> list[AgentRow]:
-    """Agent rows from ``read_agents.lua``'s ``[now, [id, doc, live, pttl, held], ...]``."""
+def rows_of(
+    out: list[Any], bad: list[tuple[str, bytes, BaseException]] | None = None
+) -> list[AgentRow]:
+    """Agent rows from ``read_agents.lua``'s ``[now, [id, doc, live, pttl, held], ...]``.
+
+    A record that does not decode is left out and, with ``bad``, appended to it with its id.
+    """
     now = int(out[0])
     rows = []
-    for _id, doc, live, pttl, held in out[1:]:
+    for agent_id, doc, live, pttl, held in out[1:]:
         if not doc:
             continue  # purged (or never fully written); the sweeper drops the id
-        row = AgentRow(decode_doc(doc), Liveness.parse(live or None, int(pttl)), now)
-        rows.append(AgentRow(row.doc, row.live, now, suspect=row.live is None and int(held) == 1))
+        try:
+            stored = decode_doc(doc)
+        except UNDECODABLE as exc:
+            if bad is not None:
+                name = (
+                    agent_id.decode(errors="replace") if isinstance(agent_id, bytes) else agent_id
+                )
+                bad.append((str(name), doc, exc))
+            continue
+        alive = Liveness.parse(live or None, int(pttl))
+        rows.append(AgentRow(stored, alive, now, suspect=alive is None and int(held) == 1))
     return rows

@@ -45,6 +45,7 @@ class Scripts:
     read_protection: AsyncScript
     owner_of: AsyncScript
     set_owner: AsyncScript
+    note_corrupt: AsyncScript
     # Fleet config (ConfigStore).
     publish_bundle: AsyncScript
     claim_active: AsyncScript

@@ -18,6 +18,7 @@ from service.models import HeartbeatRequest
 from service.settings import Settings, Thresholds
 from service.store.client import AnyRedis, make_client
 from service.store.conn import Conn
+from service.store.corrupt import CorruptHook, log_corrupt
 from service.store.gate import Gate
 from service.store.keys import DEFAULT_NAMESPACE, Keys
 from service.store.reads import Reads
@@ -29,7 +30,6 @@ from service.store.results import (
     NotOwner,
     SweepStats,
     Touch,
-    candidates_of,
 )
 
 log = logging.getLogger("service.store")
@@ -61,13 +61,20 @@ class Store(Reads):
     """
 
     def __init__(
-        self, client: AnyRedis, keys: Keys, *, events_maxlen: int = 10_000, gate: Gate | None = None
+        self,
+        client: AnyRedis,
+        keys: Keys,
+        *,
+        events_maxlen: int = 10_000,
+        gate: Gate | None = None,
+        on_corrupt: CorruptHook = log_corrupt,
     ) -> None:
         self.conn = Conn(client, gate)
         self.client = client
         self.keys = keys
         self.events_maxlen = events_maxlen
         self.scripts = self.conn.scripts
+        self.on_corrupt = on_corrupt
         self._where: OrderedDict[str, str] = OrderedDict()
 
     @classmethod
@@ -185,14 +192,16 @@ class Store(Reads):
         if kind == "forbidden":
             raise NotOwner(req.agent_id)
         candidates = {
-            cap: candidates_of(rows) for cap, rows in zip(local_deps, out[2:], strict=True)
+            cap: await self._candidates(ns, cap, rows)
+            for cap, rows in zip(local_deps, out[2:], strict=True)
         }
         for dns, cap in remote_deps:
             candidates.setdefault(cap, []).extend(await self.providers(dns, cap))
         if kind == "register":
             await self._registered(req.agent_id, ns)
         self._remember(req.agent_id, ns)
-        return HeartbeatResult(kind, candidates, out[1] or None)
+        assignment, corrupt = await self._assignment(ns, req.agent_id, out[1])
+        return HeartbeatResult(kind, candidates, assignment, corrupt)
 
     async def _registered(self, agent_id: str, ns: str) -> None:
         """First registration: index the namespace; drop a copy left in another namespace.

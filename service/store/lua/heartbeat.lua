@@ -57,13 +57,25 @@ if caller ~= '' then
   if bound ~= '' and bound ~= caller then return {'forbidden'} end
   if not old and not lv and not checked then return {'claim'} end
 end
+-- True when the index holds exactly the entries this heartbeat sends. An unchanged
+-- fingerprint says the record's entries are the same, not that the index still holds them
+-- intact; checking costs one HGET per provided function, on full heartbeats only, and is
+-- what lets an agent's next POST repair an entry that was overwritten with garbage.
+local function entries_intact()
+  for _, e in ipairs(entries) do
+    if redis.call('HGET', KEYS[10 + e[1]], e[2]) ~= e[3] then return false end
+  end
+  return true
+end
+
 local changed = true
 local kind = 'register'
 if old then
-  local od = cjson.decode(old)
+  -- An undecodable record (corrupted) is replaced by this one: that is how it heals.
+  local od = decode_record(old)
   if was_live then
     kind = 'refresh'
-    if od.fp == fp then changed = false end
+    if od and od.fp == fp and entries_intact() then changed = false end
   elseif redis.call('SREM', suspect_key, id) == 1 then
     -- Held by mass-expiry protection and back before the window ended: never expired.
     redis.call('SREM', expired_key, id)
@@ -81,7 +93,8 @@ if old then
   end
   local keep = {}
   for _, e in ipairs(entries) do keep[names[e[1]] .. '\0' .. e[2]] = true end
-  drop_entries(od.prov or {}, prov_prefix, capver_key, capindex_key, keep)
+  local prov = od and od.prov or agent_entries(id, capindex_key, prov_prefix)
+  drop_entries(prov, prov_prefix, capver_key, capindex_key, keep)
 end
 
 if changed then

@@ -23,8 +23,15 @@ local function live_read(key)
     return nil
   end
   if not v[1] then return nil end
+  local ttl, deg, ret = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
+  if not (ttl and deg and ret) then
+    -- Timers that are not numbers (a corrupted value): the same remedy as above. Every
+    -- caller does arithmetic on them, and one bad key must not fail a whole sweep pass.
+    redis.call('DEL', key)
+    return nil
+  end
   return {
-    ttl = tonumber(v[1]), deg = tonumber(v[2]), ret = tonumber(v[3]),
+    ttl = ttl, deg = deg, ret = ret,
     sig = tonumber(v[4]) or 0, epoch = v[5] or '-', caps = v[6] or '', owner = v[7] or '',
   }
 end
@@ -43,10 +50,44 @@ local function owner_tag(own)
   return string.sub(redis.sha1hex(own), 1, 16)
 end
 
+-- A stored JSON object (record, assignment) decoded, or nil when it does not decode to one
+-- (a corrupted value): scripts never let cjson raise, so one bad value cannot fail a call
+-- made for another agent (a sweep pass, a consumer's heartbeat).
+local function decode_object(raw)
+  local ok, value = pcall(cjson.decode, raw)
+  if ok and type(value) == 'table' then return value end
+  return nil
+end
+
+-- A stored record (Keys.doc) decoded, or nil when it is not in the shape these scripts
+-- read: "prov" a list of [capability, field] strings (drop_entries indexes and concatenates
+-- every pair; records.encode_agent always writes it) and "own", if any, a string.
+local function decode_record(raw)
+  local od = decode_object(raw)
+  if not od or type(od.prov) ~= 'table' then return nil end
+  if od.own ~= nil and type(od.own) ~= 'string' then return nil end
+  for _, p in ipairs(od.prov) do
+    if type(p) ~= 'table' or type(p[1]) ~= 'string' or type(p[2]) ~= 'string' then
+      return nil
+    end
+  end
+  return od
+end
+
+-- The tag no caller has (callers' tags are 16 hex): the owner of an undecodable record.
+local UNKNOWN_OWNER = 'unknown'
+
 -- The owner tag an agent is bound to, from its liveness hash or else its retained record.
+-- A live agent's hash is authoritative (every heartbeat writes the same owner to both).
+-- Without one, an undecodable record binds the id to nobody who can prove it: refused to
+-- every caller until the record expires, rather than handed to whoever asks first.
 local function stored_owner(lv, old_doc)
   if lv and lv.owner ~= '' then return lv.owner end
-  if old_doc then return owner_tag(cjson.decode(old_doc).own) end
+  if old_doc then
+    local od = decode_record(old_doc)
+    if od then return owner_tag(od.own) end
+    if not lv then return UNKNOWN_OWNER end
+  end
   return ''
 end
 
@@ -79,14 +120,35 @@ local function event(events_key, maxlen, kind, id, detail)
   redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*', 't', kind, 'a', id, 'd', detail or '')
 end
 
--- The [capability, field] pairs a stored record (Keys.doc, JSON) lists under "prov".
-local function doc_provided(doc_json)
-  return cjson.decode(doc_json).prov or {}
+-- The [capability, field] pairs of every provider entry agent ``id`` holds in the namespace,
+-- found by reading the field names of each capability in the capability index. It costs
+-- O(provider entries of the namespace), so it only stands in for an undecodable record's
+-- "prov": the entries must still go, or they would come back to life when the id registers
+-- again.
+local function agent_entries(id, capindex_key, prov_prefix)
+  local want, prov = id .. ':', {}
+  for _, cap in ipairs(redis.call('ZRANGE', capindex_key, 0, -1)) do
+    for _, f in ipairs(redis.call('HKEYS', prov_prefix .. cap)) do
+      if string.sub(f, 1, #want) == want then prov[#prov + 1] = {cap, f} end
+    end
+  end
+  return prov
 end
 
--- The version named in a runtime assignment (Keys.assignment, JSON {"v": ..., "caps": ...}).
+-- The [capability, field] pairs a stored record (Keys.doc, JSON) lists under "prov"; for an
+-- undecodable record, the entries its agent holds (agent_entries).
+local function doc_provided(doc_json, id, capindex_key, prov_prefix)
+  local od = decode_record(doc_json)
+  if od then return od.prov end
+  return agent_entries(id, capindex_key, prov_prefix)
+end
+
+-- The version named in a runtime assignment (Keys.assignment, JSON {"v": ..., "caps": ...});
+-- "(undecodable)" for a corrupted one, which is dropped all the same.
 local function assignment_version(raw)
-  return cjson.decode(raw).v or ''
+  local asg = decode_object(raw)
+  if not asg or type(asg.v) ~= 'string' then return '(undecodable)' end
+  return asg.v
 end
 
 -- Drop provider-index entries {capability, field} and bump each capability's counter, so
@@ -113,17 +175,20 @@ local function live_candidates(prov_key, live_prefix, suspect_key)
   local h = redis.call('HGETALL', prov_key)
   local rows = {}
   for j = 1, #h, 2 do
+    -- A field that names no agent, or timers that are not numbers, are corrupted values:
+    -- skipped, as the reader skips an entry it cannot decode.
     local aid = string.match(h[j], '^([^:]+):')
-    local lk = live_prefix .. aid
-    local pttl = redis.call('PTTL', lk)
+    local pttl = aid and redis.call('PTTL', live_prefix .. aid) or -2
     if pttl > 0 then
-      local v = redis.pcall('HMGET', lk, 't', 'd')
-      if not v.err and v[1] then
+      local v = redis.pcall('HMGET', live_prefix .. aid, 't', 'd')
+      local ttl, deg
+      if not v.err then ttl, deg = tonumber(v[1]), tonumber(v[2]) end
+      if ttl and deg then
         rows[#rows + 1] = h[j + 1]
-        rows[#rows + 1] = tonumber(v[1]) - pttl
-        rows[#rows + 1] = tonumber(v[2])
+        rows[#rows + 1] = ttl - pttl
+        rows[#rows + 1] = deg
       end
-    elseif redis.call('SISMEMBER', suspect_key, aid) == 1 then
+    elseif aid and redis.call('SISMEMBER', suspect_key, aid) == 1 then
       rows[#rows + 1] = h[j + 1]
       rows[#rows + 1] = -1
       rows[#rows + 1] = 0

@@ -109,7 +109,8 @@ for _, id in ipairs(ids) do
     elseif doc then
       if redis.call('SADD', expired_key, id) == 1 then
         local held = redis.call('SREM', suspect_key, id) == 1
-        drop_entries(doc_provided(doc), prov_prefix, capver_key, capindex_key)
+        drop_entries(doc_provided(doc, id, capindex_key, prov_prefix), prov_prefix, capver_key,
+          capindex_key)
         redis.call('SREM', degraded_key, id)
         event(events_key, maxlen, 'expire', id, held and 'after protection' or '')
         ne = ne + 1

@@ -24,7 +24,10 @@ redis.call('DEL', asg_key)
 for i = 12, #KEYS do redis.call('HDEL', KEYS[i], id) end
 local known = redis.call('ZSCORE', ids_key, id)
 if not old and not known then return 0 end
-if old then drop_entries(doc_provided(old), prov_prefix, capver_key, capindex_key) end
+if old then
+  drop_entries(doc_provided(old, id, capindex_key, prov_prefix), prov_prefix, capver_key,
+    capindex_key)
+end
 redis.call('DEL', doc_key, live_key)
 redis.call('ZREM', ids_key, id)
 redis.call('ZREM', due_key, id)
