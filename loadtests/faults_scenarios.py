@@ -61,6 +61,7 @@ async def _replica_restart(run: Run) -> dict[str, Any]:
     leader = await asyncio.to_thread(_sweep_leader, run.replicas)
     k = leader or 0
     victim = run.replicas[k]
+    on_victim = sum(1 for a in run.fleet.live() if a.current == k)
     victim.proc.kill()
     victim.proc.wait(5)
     await asyncio.sleep(REPLICA_DOWN)
@@ -68,6 +69,7 @@ async def _replica_restart(run: Run) -> dict[str, Any]:
     run.replicas[k] = await asyncio.to_thread(run.start_replica, victim.port)
     return {
         "killed_sweep_leader": leader is not None,
+        "agents_on_killed_replica": on_victim,
         "replica_down_s": REPLICA_DOWN,
         "restart_s": round(time.monotonic() - started, 2),
     }
