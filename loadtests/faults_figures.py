@@ -121,6 +121,12 @@ def figures(
         "listing_equals_fleet": last["equal"],
         "final_listing": last,
         "observer_errors": obs.errors,
+        # When each kind of answer was seen, in seconds from the fault (negative: before).
+        "windows_s": {
+            k: [round(first - fault_at, 2), round(last - fault_at, 2)]
+            for k, (first, last) in sorted(fleet.windows.items())
+            if k != "200"
+        },
     }
     killed = [a for a in fleet.agents if a.killed_at is not None]
     if killed:

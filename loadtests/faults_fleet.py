@@ -116,6 +116,8 @@ class Fleet:
             self.consumers.append(a)
         self.agents = self.providers + self.consumers
         self.counting = False
+        #: outcome -> (first, last) monotonic time it was seen while counting
+        self.windows: dict[str, tuple[float, float]] = {}
         ports = [int(u.rsplit(":", 1)[1]) for u in urls]
         for a in self.agents:
             a.conns = [Connection(p, timeout) for p in ports]
@@ -154,7 +156,10 @@ class Fleet:
     def _note(self, a: Agent, outcome: str, sent: float) -> None:
         if self.counting:
             a.seen[outcome] += 1
-            a.slowest = max(a.slowest, time.monotonic() - sent)
+            now = time.monotonic()
+            a.slowest = max(a.slowest, now - sent)
+            first, _ = self.windows.get(outcome, (now, now))
+            self.windows[outcome] = (first, now)
 
     async def _run(self, a: Agent, start_at: float) -> None:
         tick = start_at
