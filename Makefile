@@ -103,6 +103,10 @@ bench-servers: $(STAMP) redis-server ## Benchmark: HEAD heartbeats under uvicorn
 bench-peer: $(STAMP) redis-server ## Benchmark: same HEAD/POST workload against the MCP Mesh reference registry (npm pack)
 	$(PY) -m loadtests.peer
 
+.PHONY: faults
+faults: $(STAMP) redis-server ## Fault injection (2 replicas, Redis/Sentinel/Cluster, 300 agents): kills, restarts, failovers -> loadtests/results/faults-latest.json; exits non-zero on a missed goal
+	$(PY) -m loadtests.faults
+
 .PHONY: image
 image: $(STAMP) ## Build the image for ENV (default prod) with rootful podman: localhost/agent-registry:<version>-cfg-<12 hex>
 	image/build.sh --env $(or $(ENV),prod)

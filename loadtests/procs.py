@@ -106,15 +106,20 @@ def spawn(
         return subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
-def start_redis(workdir: Path, cpus: str | None = None) -> Proc:
-    """A ``redis-server`` with no persistence on a free loopback port."""
+def start_redis(
+    workdir: Path, cpus: str | None = None, *, port: int | None = None, extra: Sequence[str] = ()
+) -> Proc:
+    """A ``redis-server`` with no persistence on ``port`` (default: a free loopback port).
+
+    ``extra`` is appended to the command line (``--replicaof``, ``--cluster-enabled`` ...).
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
-    port = free_port()
+    port = port or free_port()
     log = workdir / f"redis-{port}.log"
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-    args += ["no", "--dir", str(workdir)]
+    args += ["no", "--dir", str(workdir), *extra]
     proc = spawn(pinned(args, cpus), log)
     deadline = time.monotonic() + 10
     while True:
@@ -149,9 +154,10 @@ def start_registry(
     workers: int = 1,
     cpus: str | None = None,
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Proc:
-    """``registry serve`` (the production entry point) on a free loopback port."""
-    port = free_port()
+    """``registry serve`` (the production entry point) on ``port`` (default: a free one)."""
+    port = port or free_port()
     exe = Path(sys.executable).with_name("registry")
     cmd = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--workers", str(workers)]
