@@ -58,6 +58,10 @@ def make_client(settings: Settings) -> AnyRedis:
         return _embedded()
     if settings.redis_mode == "cluster":
         common.pop("health_check_interval")
+        # A master failover makes the client reload its slot map, and while it does it
+        # closes connections other calls are using: a few quick retries ride that out.
+        # The store's deadline (gate.py) still bounds the whole call.
+        common["retry"] = Retry(ExponentialBackoff(cap=0.1, base=0.02), 3)
         # Per node, like Sentinel's pool: bounded, and kept within bounds by the store's gate.
         return RedisCluster.from_url(
             settings.redis_url,

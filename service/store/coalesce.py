@@ -66,11 +66,11 @@ class Coalescer:
         return await self._lead(script, keys, args, followers)
 
     async def _alone(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        await self.gate.acquire()
+        probe = await self.gate.acquire()
         try:
             return await script(keys=keys, args=args)
         finally:
-            self.gate.release()
+            self.gate.release(probe)
 
     async def _lead(
         self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], followers: list[_Call]
@@ -80,11 +80,11 @@ class Coalescer:
         for s, k, a, _ in followers:
             pipe.evalsha(s.sha, len(k), *k, *a)
         try:
-            await self.gate.acquire()
+            probe = await self.gate.acquire()
             try:
                 results = await pipe.execute(raise_on_error=False)
             finally:
-                self.gate.release()
+                self.gate.release(probe)
         except asyncio.CancelledError:
             # Only the leader was cancelled; the others get an error that reads as a store
             # failure (a 503, never a 410) rather than waiting for ever.

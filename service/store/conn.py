@@ -45,34 +45,42 @@ class Conn:
         try:
             async with asyncio.timeout_at(gate.deadline()):
                 if not gated:
-                    return await pending
-                await gate.acquire()
-                try:
-                    return await pending
-                finally:
-                    gate.release()
+                    result = await pending
+                else:
+                    probe = await gate.acquire()
+                    try:
+                        result = await pending
+                    finally:
+                        gate.release(probe)
         except StoreSaturated:
             _close(pending)
             raise
-        except RedisError as exc:
-            log.warning("redis error: %s", exc)
-            raise StoreUnavailable(f"the registry store is unavailable: {exc}") from exc
-        except TimeoutError as exc:  # the deadline (builtin TimeoutError is also an OSError)
+        except Exception as exc:  # CancelledError (a client went away) passes untouched
             _close(pending)
-            raise StoreUnavailable(
-                f"the registry store did not answer within {gate.timeout:g} s"
-            ) from exc
-        except OSError as exc:  # a socket error that escaped the driver
-            raise StoreUnavailable(f"the registry store is unavailable: {exc}") from exc
-        except StoreUnavailable:
-            raise
-        except Exception as exc:
-            # redis-py's Cluster client fails outside its RedisError tree while it reloads
-            # the slot map (RedisClusterException, and AttributeError/RuntimeError on a
-            # connection another task closed under it): still a store failure, so 503 and
-            # never a 500. Logged with its traceback, so a bug here stays visible.
-            log.warning("store call failed: %r", exc, exc_info=exc)
-            raise StoreUnavailable(f"the registry store is unavailable: {exc!r}") from exc
+            gate.failed()
+            raise self._unavailable(exc) from exc
+        gate.succeeded()
+        return result
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        """The 503 a failed store call becomes."""
+        if isinstance(exc, StoreUnavailable):
+            return exc
+        if isinstance(exc, RedisError):
+            log.warning("redis error: %s", exc)
+            return StoreUnavailable(f"the registry store is unavailable: {exc}")
+        if isinstance(exc, TimeoutError):  # the deadline (builtin TimeoutError is an OSError)
+            return StoreUnavailable(
+                f"the registry store did not answer within {self.gate.timeout:g} s"
+            )
+        if isinstance(exc, OSError):  # a socket error that escaped the driver
+            return StoreUnavailable(f"the registry store is unavailable: {exc}")
+        # redis-py's Cluster client fails outside its RedisError tree while it reloads the
+        # slot map (RedisClusterException, and AttributeError/RuntimeError on a connection
+        # another task closed under it): still a store failure, so 503 and never a 500.
+        # Logged with its traceback, so a bug here stays visible.
+        log.warning("store call failed: %r", exc, exc_info=exc)
+        return StoreUnavailable(f"the registry store is unavailable: {exc!r}")
 
     async def run(
         self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], *, batch: bool = False

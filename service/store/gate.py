@@ -14,6 +14,12 @@ The queueing model, per replica process (each worker has its own):
 The same gate serves every topology: redis-py's Sentinel and Cluster pools do not block (they
 open connections up to their maximum, then fail with "Too many connections"), so the slot
 limit is what keeps them bounded.
+
+After a store call fails, the gate lets one call through at a time (a probe) until one
+succeeds, the others waiting in the same bounded queue. Hundreds of heartbeats retrying at
+once against a store that just failed over only make it worse: redis-py's Cluster client
+reloads its slot map on each failure and closes connections other calls are using, and
+under full load the failures kept each other going for seconds. One probe breaks that.
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ class Gate:
         self._sem = asyncio.Semaphore(size)
         #: Callers waiting for a slot (asyncio.Semaphore keeps its own count private).
         self.waiting = 0
+        #: After a failure: one probe at a time until a call succeeds.
+        self.tripped = False
+        self._probing = False
+        self._changed = asyncio.Event()
 
     def deadline(self) -> float:
         """The deadline of the operation in progress, or one ``timeout`` from now."""
@@ -63,26 +73,59 @@ class Gate:
         finally:
             _DEADLINE.reset(token)
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> bool:
         """Take a slot; wait in the queue if none is free, or refuse at once if it is full.
 
-        The caller bounds the wait with its deadline (``asyncio.timeout_at``).
+        Returns True when the caller is the probe after a failure (pass it to
+        :meth:`release`). The caller bounds the wait with its deadline (``asyncio.timeout_at``).
         """
+        while self.tripped:
+            if not self._probing:
+                self._probing = True
+                return True
+            self._queue_or_shed()
+            self.waiting += 1
+            try:
+                await self._changed.wait()
+            finally:
+                self.waiting -= 1
         if not self._sem.locked():
             await self._sem.acquire()  # free: returns without suspending
-            return
-        if self.waiting >= self.queue:
-            STORE_SHED.inc()
-            raise StoreSaturated(
-                f"the registry store is saturated ({self.size} calls in flight, "
-                f"{self.waiting} queued): retry shortly"
-            )
+            return False
+        self._queue_or_shed()
         self.waiting += 1
         try:
             await self._sem.acquire()
         finally:
             self.waiting -= 1
+        return False
 
-    def release(self) -> None:
-        """Give the slot back (always paired with a successful :meth:`acquire`)."""
-        self._sem.release()
+    def _queue_or_shed(self) -> None:
+        if self.waiting >= self.queue:
+            STORE_SHED.inc()
+            state = "recovering: one call at a time" if self.tripped else f"{self.size} in flight"
+            raise StoreSaturated(
+                f"the registry store is saturated ({state}, {self.waiting} queued): retry shortly"
+            )
+
+    def release(self, probe: bool = False) -> None:
+        """Give the slot back (``probe``: what :meth:`acquire` returned)."""
+        if probe:
+            self._probing = False
+            self._notify()
+        else:
+            self._sem.release()
+
+    def failed(self) -> None:
+        """A store call failed: admit one call at a time until one succeeds."""
+        self.tripped = True
+
+    def succeeded(self) -> None:
+        """A store call succeeded: admit calls by slot again."""
+        if self.tripped:
+            self.tripped = False
+            self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()

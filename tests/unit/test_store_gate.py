@@ -68,3 +68,34 @@ async def test_one_operation_shares_one_deadline() -> None:
             await conn.call(asyncio.sleep(1))
         assert loop.time() >= first
     assert gate.deadline() > first  # outside an operation: a fresh timeout
+
+
+async def test_after_a_failure_one_probe_at_a_time_until_one_succeeds() -> None:
+    gate = Gate(size=8, queue=1, timeout=5)
+    gate.failed()
+    probe = await gate.acquire()
+    assert probe is True  # the first caller after a failure is the probe
+    second = asyncio.ensure_future(gate.acquire())
+    await asyncio.sleep(0)
+    assert not second.done() and gate.waiting == 1  # others wait behind it...
+    with pytest.raises(StoreSaturated, match="recovering"):
+        await gate.acquire()  # ...in the same bounded queue
+    gate.release(probe)  # the probe failed too (still tripped): the next one probes
+    assert await asyncio.wait_for(second, 1) is True
+    gate.succeeded()
+    gate.release(True)
+    assert await gate.acquire() is False  # healthy: slots again, many at once
+    assert await gate.acquire() is False
+
+
+async def test_a_failed_call_trips_the_gate_and_a_success_resets_it() -> None:
+    conn = Conn(_Idle(), Gate(size=4, queue=4, timeout=5))  # type: ignore[arg-type]
+
+    async def boom() -> None:
+        raise ConnectionError("reset by peer")
+
+    with pytest.raises(StoreUnavailable):
+        await conn.call(boom())
+    assert conn.gate.tripped
+    assert await conn.call(asyncio.sleep(0, result=1)) == 1
+    assert not conn.gate.tripped
