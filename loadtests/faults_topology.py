@@ -10,10 +10,8 @@ Every method blocks; the scenarios call them through :func:`asyncio.to_thread`.
 
 from __future__ import annotations
 
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,7 +22,7 @@ from typing import Any
 import redis
 from redis.crc import key_slot
 
-from loadtests.procs import Proc, free_port, spawn, start_redis
+from loadtests.procs import Proc, free_cluster_port, free_port, spawn, start_redis
 from service.store.keys import DEFAULT_NAMESPACE, Keys
 
 SENTINEL_MASTER = "faults-master"
@@ -189,20 +187,6 @@ class Sentinels:
                 p.stop()
 
 
-def _cluster_port() -> int:
-    """A free port whose cluster-bus port (port + 10000) is free too."""
-    for _ in range(200):
-        port = random.randint(20000, 50000)
-        try:
-            for candidate in (port, port + 10000):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port pair for a cluster node")
-
-
 @dataclass
 class Cluster:
     """Three masters with one replica each."""
@@ -216,7 +200,7 @@ class Cluster:
             ndir.mkdir(exist_ok=True)
             opts = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
             opts += ["--cluster-node-timeout", "3000"]
-            self.nodes.append(start_redis(ndir, port=_cluster_port(), extra=opts))
+            self.nodes.append(start_redis(ndir, port=free_cluster_port(), extra=opts))
         cli = shutil.which("redis-cli")
         if cli is None:
             raise RuntimeError("redis-cli is not installed (it ships with redis-server)")

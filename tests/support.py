@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -16,25 +15,9 @@ from typing import TypeVar
 
 import redis
 
-from loadtests.procs import free_port
+from loadtests.procs import free_cluster_port, free_port
 
 T = TypeVar("T")
-
-
-def free_cluster_port() -> int:
-    """A free port whose cluster-bus port (port + 10000) is free and valid too."""
-    import random
-
-    for _ in range(200):
-        port = random.randint(20000, 50000)
-        try:
-            for candidate in (port, port + 10000):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port pair for a cluster node")
 
 
 @dataclass
