@@ -52,6 +52,7 @@ class DashboardController(Controller):
             here="/ui",
             fragment=fragment,
             agents=figures.agents,
+            agents_protection=figures.protection,
             rate=_rate,
         )
 

@@ -126,6 +126,8 @@ async def test_half_the_namespace_stops_held_as_suspect_then_all_unwired(
             assert figures["agents"]["suspect"] == len(dead)
             metrics = (await http.get("/metrics")).text
             assert 'registry_protection_active{namespace="default"} 1.0' in metrics
+            overview = (await http.get("/ui/")).text
+            assert 'id="protection-default"' in overview and 'id="count-suspect"' in overview
 
             # A consumer still wired to a held provider sees it marked; a live one wins.
             wiring = await http.post("/heartbeat", json=consumer("c-1", dep={"capability": "work"}))
