@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 @pytest.mark.parametrize(
     ("url", "field", "says"),
     [
-        ("/agents?status=alive", "status", "must be one of healthy, degraded, expired"),
+        ("/agents?status=alive", "status", "must be one of healthy, degraded, suspect, expired"),
         ("/events?type=bogus", "type", "must be one of register, update, degraded"),
         ("/events?type=register&type=nope", "type", "must be one of register"),
         ("/config/diff?to=sha256:00", "from", "this query parameter is required"),
