@@ -133,8 +133,12 @@ def test_labels_tag_and_shared_layers(podman: Podman, images: tuple[Built, Built
     assert [i for i, (a, b) in enumerate(zip(one, two, strict=True)) if a != b] == [3, 4]
     history = json.loads(podman("history", "--no-trunc", "--format", "json", v1.ref).stdout)
     provenance = next(entry for entry in history if "provenance:" in entry["CreatedBy"])
-    assert provenance["size"] == 0  # it writes nothing
-    layered = [entry["CreatedBy"] for entry in history if entry["size"] > 0]
+    assert provenance["size"] < 4096  # it writes no file: a tar header or two
+    layered = [
+        entry["CreatedBy"]
+        for entry in history
+        if entry["size"] > 0 and "provenance:" not in entry["CreatedBy"]
+    ]
     assert "/app/bundle" in layered[0], layered[:3]  # newest layer with content first
     healthcheck = podman.inspect(v1.ref)["Healthcheck"]["Test"]
     assert "REGISTRY_PORT" in " ".join(healthcheck)
