@@ -85,6 +85,12 @@ async def _events(http: AsyncTestClient[Any], kind: str) -> list[dict[str, Any]]
     return list(r.json()["events"])
 
 
+def _after(event_id: str, other: str) -> bool:
+    """Stream ids ("ms-seq") in order."""
+    a, b = event_id.split("-"), other.split("-")
+    return (int(a[0]), int(a[1])) > (int(b[0]), int(b[1]))
+
+
 async def _statuses(http: AsyncTestClient[Any]) -> dict[str, str]:
     r = await http.get("/agents", params={"limit": 1000})
     return {a["id"]: a["status"] for a in r.json()["agents"]}
@@ -152,6 +158,9 @@ async def test_half_the_namespace_stops_held_as_suspect_then_all_unwired(
             assert figures["protection"]["default"]["held"] == 0
 
             # Within the cool-down, another mass expiry is not held: protection cannot chain.
+            # (Only events after the unprotect count: on a loaded machine a survivor may have
+            # missed a beat during the window and been held for a moment, which is correct.)
+            ended = (await _events(http, "unprotect"))[0]["id"]
             second = alive[:5]
             fleet.beating -= set(second)
 
@@ -160,8 +169,10 @@ async def test_half_the_namespace_stops_held_as_suspect_then_all_unwired(
 
             await eventually(gone, timeout=10)
             assert len(await _events(http, "protect")) == 1
-            suspects = {e["agent_id"] for e in await _events(http, "suspect")}
-            assert suspects == set(dead)
+            later = [e for e in await _events(http, "suspect") if _after(e["id"], ended)]
+            assert later == []
+            expired = {e["agent_id"] for e in await _events(http, "expire")}
+            assert set(second) <= expired
         finally:
             await fleet.stop()
 
