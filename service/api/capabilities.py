@@ -50,41 +50,47 @@ async def conditional(
     request: Request[Any, Any, Any],
     index: str | None,
     wait: str | None,
-    render: Callable[[], Awaitable[Any]],
+    render: Callable[[], Awaitable[tuple[Any, str | None]]],
     change_index: Callable[[], Awaitable[str | None]],
     wait_change: Callable[[str, float], Awaitable[None]],
 ) -> Response[bytes]:
     """Answer with an ETag; 304 on ``If-None-Match``; block while ``index`` is still current.
 
-    The ETag comes from the store's change index (one small read) and the query, so a 304
-    or a still-current long-poll reads no providers and renders nothing. While the store
-    cannot vouch for its index (the sweeper is behind), the ETag is the body's hash.
+    A caller that holds an answer (``If-None-Match`` or ``index``) is checked against the
+    store's change index first: one small read, and a 304 or a still-current long-poll
+    reads no providers and renders nothing. Otherwise ``render`` reads the page and its
+    index together, in one round trip. The ETag comes from the index and the query; while
+    the store cannot vouch for its index (the sweeper is behind), it is the body's hash.
     """
     deadline = time.monotonic() + parse_wait(wait, request.app.state.registry.settings.max_wait)
     query = _query_of(request)
-    token = await change_index()
-    while index and token and (_same(index, _etag(query, token)) or index == token):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        # Woken by the replica's one listener on a change in the namespace (the index of
-        # this capability may not have moved: then wait again).
-        await wait_change(token, left)
+    held = request.headers.get("if-none-match")
+    if index or held:
         token = await change_index()
-    headers = {"Cache-Control": "no-cache"}
+        while index and token and (_same(index, _etag(query, token)) or index == token):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            # Woken by the replica's one listener on a change in the namespace (the index
+            # of this capability may not have moved: then wait again).
+            await wait_change(token, left)
+            token = await change_index()
+        if token and _same(held, _etag(query, token)):
+            return Response(b"", status_code=304, headers=_index_headers(query, token))
+    page, token = await render()
+    body = _encoder.encode(page)
     if token:
-        etag = _etag(query, token)
-        headers |= {"ETag": etag, "X-Registry-Index": token}
-        if _same(request.headers.get("if-none-match"), etag):
-            return Response(b"", status_code=304, headers=headers)
-        body = _encoder.encode(await render())
+        headers = _index_headers(query, token)
     else:
-        body = _encoder.encode(await render())
-        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        headers["ETag"] = etag
-        if _same(request.headers.get("if-none-match"), etag):
-            return Response(b"", status_code=304, headers=headers)
+        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+        headers = {"Cache-Control": "no-cache", "ETag": f'"{digest}"'}
+    if _same(held, headers["ETag"]):
+        return Response(b"", status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
+
+
+def _index_headers(query: bytes, token: str) -> dict[str, str]:
+    return {"Cache-Control": "no-cache", "ETag": _etag(query, token), "X-Registry-Index": token}
 
 
 def _query_of(request: Request[Any, Any, Any]) -> bytes:
@@ -139,7 +145,7 @@ class CapabilitiesController(Controller):
             request,
             index,
             wait,
-            lambda: discovery.capabilities_page(reg, namespace, flt, limit, cursor),
+            lambda: discovery.capabilities_answer(reg, namespace, flt, limit, cursor),
             lambda: discovery.change_index(reg, namespace),
             lambda token, left: discovery.wait_change(reg, namespace, token, left),
         )
@@ -169,7 +175,7 @@ class CapabilitiesController(Controller):
             request,
             index,
             wait,
-            lambda: discovery.providers_page(reg, name, namespace, flt, limit, cursor),
+            lambda: discovery.providers_answer(reg, name, namespace, flt, limit, cursor),
             lambda: discovery.change_index(reg, namespace, name),
             lambda token, left: discovery.wait_change(reg, namespace, token, left),
         )

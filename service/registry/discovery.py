@@ -65,9 +65,35 @@ async def providers_page(
     cursor: str | None = None,
 ) -> ProvidersPage:
     """Live providers of ``name`` passing ``flt``, ranked by agent id and function; one page."""
+    candidates = await reg.store.providers(namespace, name)
+    return _providers_page(reg, name, flt, candidates, limit, cursor)
+
+
+async def providers_answer(
+    reg: Registry,
+    name: str,
+    namespace: str,
+    flt: AgentFilter,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[ProvidersPage, str | None]:
+    """:func:`providers_page` and the capability's change index of the same read (one
+    round trip): what a discovery 200 needs for its body and its ETag."""
+    candidates, index = await reg.store.providers_indexed(namespace, name)
+    return _providers_page(reg, name, flt, candidates, limit, cursor), index
+
+
+def _providers_page(
+    reg: Registry,
+    name: str,
+    flt: AgentFilter,
+    candidates: list[Candidate],
+    limit: int | None,
+    cursor: str | None,
+) -> ProvidersPage:
     size = page_size(limit, reg.settings)
     start = decode_cursor(cursor, 2)
-    live = [c for c in await reg.store.providers(namespace, name) if _entry_ok(flt, c)]
+    live = [c for c in candidates if _entry_ok(flt, c)]
     live.sort(key=lambda c: (c.entry.agent_id, c.entry.function_name))
     if start:
         live = [c for c in live if (c.entry.agent_id, c.entry.function_name) > tuple(start)]
@@ -90,9 +116,20 @@ async def capabilities_page(
     cursor: str | None = None,
 ) -> CapabilitiesPage:
     """Capabilities of ``namespace`` with live providers passing ``flt`` (paged by name)."""
+    return (await capabilities_answer(reg, namespace, flt, limit, cursor))[0]
+
+
+async def capabilities_answer(
+    reg: Registry,
+    namespace: str,
+    flt: AgentFilter,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[CapabilitiesPage, str | None]:
+    """:func:`capabilities_page` and the namespace's change index, in one round trip."""
     size = page_size(limit, reg.settings)
     start = decode_cursor(cursor, 1)
-    page = await reg.store.capabilities(namespace, start[0] if start else "", size)
+    page, index = await reg.store.capabilities(namespace, start[0] if start else "", size)
     names = [name for name, _ in page]
     caps = []
     for name, candidates in page:
@@ -109,4 +146,4 @@ async def capabilities_page(
             )
         )
     nxt = encode_cursor(names[-1]) if len(names) == size else None
-    return CapabilitiesPage(capabilities=caps, count=len(caps), next_cursor=nxt)
+    return CapabilitiesPage(capabilities=caps, count=len(caps), next_cursor=nxt), index

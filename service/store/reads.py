@@ -126,6 +126,19 @@ class Reads:
         )
         return await self._candidates(ns, capability, rows)
 
+    async def providers_indexed(
+        self, ns: str, capability: str
+    ) -> tuple[list[Candidate], str | None]:
+        """:meth:`providers` and the capability's :meth:`change_index`, read in the same
+        script call (so of the same snapshot): a discovery answer and its ETag in one trip."""
+        k = self.keys
+        index, rows = await self.conn.run(
+            self.scripts.providers,
+            [k.providers(ns, capability), k.suspect(ns), k.capver(ns), k.due(ns), k.events(ns)],
+            [k.prefixes(ns)[1], capability],
+        )
+        return await self._candidates(ns, capability, rows), _s(index) if index else None
+
     async def change_index(self, ns: str, capability: str = "") -> str | None:
         """The change index of ``capability`` in ``ns`` (of all of ``ns`` when empty): equal
         indexes mean an equal discovery answer. ``None`` while the sweeper is behind on a
@@ -155,21 +168,25 @@ class Reads:
 
     async def capabilities(
         self, ns: str, after: str, count: int
-    ) -> list[tuple[str, list[Candidate]]]:
+    ) -> tuple[list[tuple[str, list[Candidate]]], str | None]:
         """Up to ``count`` capability names of ``ns`` after ``after``, each with its live
-        providers: one script call for the page (not one per capability)."""
+        providers, and the namespace's :meth:`change_index` of the same snapshot: one script
+        call for the page (not one per capability, nor one more for the index)."""
         k = self.keys
         _, live_prefix, prov_prefix = k.prefixes(ns)
         lower = f"({after}" if after else "-"
         out = await self.conn.run(
             self.scripts.read_capabilities,
-            [k.capindex(ns), k.suspect(ns)],
+            [k.capindex(ns), k.suspect(ns), k.capver(ns), k.due(ns), k.events(ns)],
             [prov_prefix, live_prefix, lower, count],
         )
-        names = [_s(out[i]) for i in range(0, len(out), 2)]
-        return [
-            (name, await self._candidates(ns, name, out[2 * i + 1])) for i, name in enumerate(names)
+        index, rest = (_s(out[0]) if out[0] else None), out[1:]
+        names = [_s(rest[i]) for i in range(0, len(rest), 2)]
+        page = [
+            (name, await self._candidates(ns, name, rest[2 * i + 1]))
+            for i, name in enumerate(names)
         ]
+        return page, index
 
     async def capability_names(self, ns: str, after: str, count: int) -> list[str]:
         """Capability names of ``ns`` with at least one provider entry, after ``after``."""

@@ -146,13 +146,17 @@ async def test_if_none_match_is_answered_from_the_change_index_without_reading_p
         etag, index = first.headers["etag"], first.headers["x-registry-index"]
         store = client.app.state.registry.store
         reads = [0]
-        real = store.providers
+        real, real_indexed = store.providers, store.providers_indexed
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             reads[0] += 1
             return await real(*args, **kwargs)
 
-        store.providers = counted
+        async def counted_indexed(*args: Any, **kwargs: Any) -> Any:
+            reads[0] += 1
+            return await real_indexed(*args, **kwargs)
+
+        store.providers, store.providers_indexed = counted, counted_indexed
         again = await client.get(path, headers={"If-None-Match": etag})
         assert again.status_code == 304
         assert again.headers["x-registry-index"] == index
@@ -176,10 +180,23 @@ async def test_capabilities_page_is_one_script_call_whatever_the_number_of_capab
         await client.get("/capabilities")  # the scripts are loaded from here on
         r = redis_server.client()
         r.config_resetstat()
-        body = (await client.get("/capabilities", params={"limit": 5})).json()
+        first = await client.get("/capabilities", params={"limit": 5})
+        body = first.json()
         stats = r.info("commandstats")
         r.close()
         assert [c["name"] for c in body["capabilities"]] == [f"cap-{i:02d}" for i in range(5)]
-        # The change index and the page: two EVALSHA, nothing else from the client.
-        assert stats["cmdstat_evalsha"]["calls"] == 2
+        # The page and its change index: one EVALSHA, nothing else from the client.
+        assert stats["cmdstat_evalsha"]["calls"] == 1
         assert "cmdstat_zrange" not in stats or stats["cmdstat_zrange"]["calls"] == 1
+        # A caller holding that answer: the index read alone (one EVALSHA), and a 304.
+        held = {"If-None-Match": first.headers["etag"]}
+        await client.get("/capabilities", params={"limit": 5}, headers=held)  # loads the script
+        r = redis_server.client()
+        r.config_resetstat()
+        again = await client.get(
+            "/capabilities", params={"limit": 5}, headers={"If-None-Match": first.headers["etag"]}
+        )
+        stats = r.info("commandstats")
+        r.close()
+        assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]
+        assert stats["cmdstat_evalsha"]["calls"] == 1

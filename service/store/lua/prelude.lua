@@ -212,3 +212,20 @@ local function guard_read(guard_key)
   return tonumber(since), tonumber(till), rest, ended
 end
 
+-- The change index of one capability (or of the namespace when ``capability`` is ''):
+-- "<counter>-<last event id>". Equal indexes mean an equal discovery answer. False when
+-- some agent of the namespace is past a status transition the sweeper has not recorded
+-- yet: then only a full read tells the truth. Keys: capver HASH, due ZSET, events STREAM.
+local function change_index(capver_key, due_key, events_key, capability)
+  if #redis.call('ZRANGEBYSCORE', due_key, '-inf', now_ms(), 'LIMIT', 0, 1) > 0 then
+    return false
+  end
+  local counter = '0'
+  if capability ~= '' then
+    counter = redis.call('HGET', capver_key, capability) or '0'
+  end
+  local last = redis.call('XREVRANGE', events_key, '+', '-', 'COUNT', 1)
+  local id = '0-0'
+  if #last > 0 then id = last[1][1] end
+  return counter .. '-' .. id
+end
