@@ -21,6 +21,7 @@ import redis
 from loadtests.bodies import FAMILIES, agent_body
 from service.models import HeartbeatRequest
 from service.settings import Thresholds
+from service.store.gate import Gate
 from service.store.keys import Keys
 from service.store.store import Store
 
@@ -45,7 +46,9 @@ async def _seed(
     from redis.asyncio import Redis
 
     client = Redis.from_url(redis_url, max_connections=batch)
-    store = Store(client, Keys(key_prefix))
+    # A whole batch in flight at once, and generous deadlines: the replicas' admission gate
+    # (64 in flight, 64 queued, 1 s) would shed a seeding burst that is meant to be a burst.
+    store = Store(client, Keys(key_prefix), gate=Gate(size=batch, queue=batch, timeout=30.0))
     done = 0
 
     async def one(body: dict[str, Any]) -> None:

@@ -11,6 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import redis
+
+from loadtests.seed import fleet, seed
 from loadtests.thresholds import parse_summary
 
 # loadtests/ is a dev tool at the repository root, not an installed package: it runs as
@@ -146,3 +149,16 @@ def test_auth_bench_dry_run_compares_token_and_off() -> None:
     assert out.returncode == 0, out.stderr
     assert "HEAD token/off:" in out.stdout
     assert "EVALSHA per token HEAD: 1.0" in out.stdout
+
+
+def test_seeding_a_burst_larger_than_the_replica_gate_registers_every_agent(
+    redis_url: str,
+) -> None:
+    # A batch of 200 concurrent heartbeats: past the replicas' gate (64 in flight, 64
+    # queued), which the seeder sizes to its batch instead of being shed.
+    assert seed(redis_url, fleet(0, 300), batch=200) == 300
+    r = redis.Redis.from_url(redis_url)
+    try:
+        assert r.zcard("reg:{default}:ids") == 300
+    finally:
+        r.close()
