@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar, Router
 from litestar.exceptions import ValidationException
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import PluginProtocol
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
@@ -25,9 +24,9 @@ from service.api.fast_head import fast_head
 from service.api.problems import internal_error, parameter_error, registry_error
 from service.api.wiring import (
     DEPENDENCIES,
+    ExactBodiesConfig,
     admin_guard,
     agent_guard,
-    exact_body_schemas,
     read_guard,
 )
 from service.bundle import load_bundle
@@ -41,7 +40,7 @@ from service.ui.session import LoginController, to_login, ui_guard
 
 log = logging.getLogger("service")
 
-OPENAPI = OpenAPIConfig(
+OPENAPI = ExactBodiesConfig(
     title="Agent registry",
     version=__version__,
     description=(
@@ -134,7 +133,6 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         ],
         dependencies=DEPENDENCIES,
         lifespan=[lifespan, mcp.lifespan],
-        on_startup=[exact_body_schemas],
         middleware=[AllowHeader, body_timeout(settings.body_read_timeout), prometheus.middleware],
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         exception_handlers={

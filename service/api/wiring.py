@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
-from litestar import HttpMethod, Litestar, route
+from litestar import HttpMethod, route
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -14,8 +15,9 @@ from litestar.dto import AbstractDTO, DTOFieldDefinition
 from litestar.dto._backend import DTOBackend
 from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Reference, Schema
+from litestar.openapi.spec import OpenAPI, Reference, Schema
 from litestar.typing import FieldDefinition
 
 from service.domain.identity import Identity
@@ -181,14 +183,37 @@ def get(path: str, **options: Any) -> Callable[[Callable[..., Any]], HTTPRouteHa
     return decorator
 
 
-def exact_body_schemas(app: Litestar) -> None:
+class ExactBodiesOpenAPI(OpenAPI):
+    """The OpenAPI document, with every request body documented by msgspec's own JSON Schema
+    of its Struct (:func:`exact_body_schemas`) when it is written out."""
+
+    def to_schema(self) -> dict[str, Any]:
+        exact_body_schemas(self)  # idempotent: the same components, replaced by name
+        return super().to_schema()
+
+
+@dataclass
+class ExactBodiesConfig(OpenAPIConfig):
+    """:class:`OpenAPIConfig` whose document is an :class:`ExactBodiesOpenAPI`.
+
+    Litestar builds the document on first use (``/schema``, ``app.openapi_schema``), and so
+    the exact bodies are applied then, not at start-up: building the document takes about as
+    long as all of a replica's imports together, and a replica scaling from zero must serve
+    heartbeats first.
+    """
+
+    def to_openapi_schema(self) -> OpenAPI:
+        base = super().to_openapi_schema()
+        return ExactBodiesOpenAPI(**{f.name: getattr(base, f.name) for f in fields(base)})
+
+
+def exact_body_schemas(spec: OpenAPI) -> None:
     """Document every request body with msgspec's own JSON Schema of its Struct.
 
     Litestar's schema of a Struct drops the bounds inside unions and nested lists (a tag's
     ``minLength``, an inner tag list's ``maxItems``), so the document would promise that bodies
     the decoder rejects are valid. msgspec writes the schema of exactly what it decodes.
     """
-    spec = app.openapi_schema  # generated now: that collects the body types
     types = sorted(JsonBody.documented, key=lambda t: t.__name__)
     if not types or spec.components is None or spec.components.schemas is None:
         return
