@@ -65,8 +65,7 @@ async def providers_page(
     cursor: str | None = None,
 ) -> ProvidersPage:
     """Live providers of ``name`` passing ``flt``, ranked by agent id and function; one page."""
-    candidates = await reg.store.providers(namespace, name)
-    return _providers_page(reg, name, flt, candidates, limit, cursor)
+    return (await providers_answer(reg, name, namespace, flt, limit, cursor))[0]
 
 
 async def providers_answer(
@@ -80,17 +79,6 @@ async def providers_answer(
     """:func:`providers_page` and the capability's change index of the same read (one
     round trip): what a discovery 200 needs for its body and its ETag."""
     candidates, index = await reg.store.providers_indexed(namespace, name)
-    return _providers_page(reg, name, flt, candidates, limit, cursor), index
-
-
-def _providers_page(
-    reg: Registry,
-    name: str,
-    flt: AgentFilter,
-    candidates: list[Candidate],
-    limit: int | None,
-    cursor: str | None,
-) -> ProvidersPage:
     size = page_size(limit, reg.settings)
     start = decode_cursor(cursor, 2)
     live = [c for c in candidates if _entry_ok(flt, c)]
@@ -103,9 +91,10 @@ def _providers_page(
         if len(live) > size
         else None
     )
+    providers = [_provider(c) for c in page]
     return ProvidersPage(
-        capability=name, providers=[_provider(c) for c in page], count=len(page), next_cursor=nxt
-    )
+        capability=name, providers=providers, count=len(page), next_cursor=nxt
+    ), index
 
 
 async def capabilities_page(

@@ -118,13 +118,7 @@ class Reads:
 
     async def providers(self, ns: str, capability: str) -> list[Candidate]:
         """Live providers of ``capability`` in ``ns``; cost is the number of its providers."""
-        k = self.keys
-        rows = await self.conn.run(
-            self.scripts.providers,
-            [k.providers(ns, capability), k.suspect(ns)],
-            [k.prefixes(ns)[1]],
-        )
-        return await self._candidates(ns, capability, rows)
+        return (await self.providers_indexed(ns, capability))[0]
 
     async def providers_indexed(
         self, ns: str, capability: str
