@@ -28,11 +28,13 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from service.domain.rollout import Policy
 from service.domain.thresholds import Thresholds
 
 __all__ = [
@@ -119,6 +121,17 @@ class Bundle:
         """The bundle's default thresholds, used by profiles that set none."""
         data = self.manifest.get("defaults", {}).get("thresholds", {})
         return Thresholds.from_dict(data)
+
+    @cached_property
+    def rollout_policy(self) -> Policy | None:
+        """The bundle's rollout policy (``defaults.rollout``); ``None``: activate at once."""
+        return Policy.parse(self.manifest.get("defaults", {}).get("rollout"))
+
+    def rollout_override(self, profile: str) -> dict[str, Any] | None:
+        """The ``rollout`` key of a profile's payload: its own shares and gate thresholds."""
+        payload = self.profiles.get(profile) or {}
+        override = payload.get("rollout")
+        return override if isinstance(override, dict) else None
 
     def thresholds(self, profile: str) -> Thresholds | None:
         """The profile's thresholds over the bundle defaults; ``None`` for an unknown profile."""
