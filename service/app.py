@@ -125,7 +125,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             Router(
                 "/",
                 guards=[admin_guard],
-                route_handlers=[admin.AdminController, admin.OwnershipController],
+                route_handlers=[
+                    admin.AdminController,
+                    admin.RolloutController,
+                    admin.OwnershipController,
+                ],
             ),
             _group([health.health, health.live, health.ready], "health" in open_groups),
             _group([metrics_api.MetricsController], "metrics" in open_groups),

@@ -286,6 +286,7 @@ def assemble_bundle(
     schema_versions: Mapping[str, str],
     defaults: Thresholds = DEFAULT_THRESHOLDS,
     build_info: Mapping[str, Any] | None = None,
+    rollout: Mapping[str, Any] | None = None,
 ) -> Bundle:
     """Build a bundle in memory (``path`` is ``None``); :func:`write_bundle` persists one.
 
@@ -301,7 +302,8 @@ def assemble_bundle(
         "format": FORMAT,
         "environment": environment,
         "schema_versions": dict(schema_versions),
-        "defaults": {"thresholds": defaults.to_dict()},
+        # A policy only when there is one: bundles without keep their versions.
+        "defaults": {"thresholds": defaults.to_dict(), **({"rollout": rollout} if rollout else {})},
         "files": {name: sha256_digest(data) for name, data in files.items()},
         "git": dict(git),
     }
@@ -365,6 +367,7 @@ def write_bundle(
     schema_versions: Mapping[str, str],
     defaults: Thresholds = DEFAULT_THRESHOLDS,
     build_info: Mapping[str, Any] | None = None,
+    rollout: Mapping[str, Any] | None = None,
 ) -> Bundle:
     """Assemble a bundle and write it to ``out_dir`` (replacing an older bundle there)."""
     bundle = assemble_bundle(
@@ -375,5 +378,6 @@ def write_bundle(
         schema_versions=schema_versions,
         defaults=defaults,
         build_info=build_info,
+        rollout=rollout,
     )
     return save_bundle(bundle, out_dir)

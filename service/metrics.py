@@ -123,3 +123,31 @@ AUTH_FAILURES = Counter(
     " expired, scope, agent, namespace, owner).",
     ["reason"],
 )
+
+ROLLOUT_STEP = Gauge(
+    "registry_rollout_step",
+    "The open config rollout's step (0-based) as this replica serves it; -1 without one.",
+    multiprocess_mode="livemax",
+)
+ROLLOUT_LEADER = Gauge(
+    "registry_rollout_leader",
+    "1 while this replica holds the rollout lease (runs the health gate), else 0.",
+    multiprocess_mode="livemax",
+)
+ROLLOUT_COHORT = Gauge(
+    "registry_rollout_cohort_agents",
+    "Agents of a profile in the rollout's candidate or baseline cohort (set by the leader).",
+    ["profile", "cohort"],
+    multiprocess_mode="livemax",
+)
+ROLLOUT_SIGNAL = Gauge(
+    "registry_rollout_signal_ratio",
+    "A gate signal (failures, degraded, expired, restarts) as a share of its cohort (leader).",
+    ["profile", "cohort", "signal"],
+    multiprocess_mode="livemax",
+)
+ROLLOUT_DECISIONS = Counter(
+    "registry_rollout_decisions_total",
+    "Rollout decisions this replica applied: promote, rollback, abort, pause, resume.",
+    ["decision"],
+)

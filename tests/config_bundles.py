@@ -43,6 +43,7 @@ def worker_bundle(
     greeting: str = "hi",
     thresholds: Thresholds | None = None,
     profile: str = "worker",
+    rollout: dict[str, Any] | None = None,
 ) -> Bundle:
     """A bundle with one profile; ``/config/model`` is a major key, ``greeting`` is minor."""
     thr = thresholds or Thresholds(
@@ -66,6 +67,7 @@ def worker_bundle(
         git={"commit": "abc", "branch": "main", "tag": None, "dirty": False},
         schema_versions={"profile": "1"},
         defaults=thr,
+        rollout=rollout,
     )
 
 

@@ -6,13 +6,13 @@ Without ``REGISTRY_ADMIN_TOKEN`` every route answers 403; without a bundle, 404 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, delete, post, put
-from litestar.params import JSONBody
+from litestar.params import JSONBody, PathParameter
 
 from service.domain.catalog import ValidationResult
-from service.registry import admin, agents
+from service.registry import admin, agents, rollout_admin
 from service.registry.admin import (
     AvailableCapabilities,
     CapabilitiesBody,
@@ -22,6 +22,7 @@ from service.registry.admin import (
     PinState,
 )
 from service.registry.agents import OwnerBody, Ownership
+from service.registry.rollout_admin import Action, RolloutView
 
 from .params import AgentIdPath
 from .wiring import JsonBody, Reg, bundle_guard, get, problems
@@ -98,6 +99,34 @@ class AdminController(Controller):
     async def unpin(self, reg: Reg) -> PinState:
         """Back to the highest live revision."""
         return await admin.unpin(reg)
+
+
+class RolloutController(Controller):
+    """``/admin/config/rollout/{action}``: pause, resume, promote or abort the open rollout."""
+
+    path = "/admin/config/rollout"
+    tags = ["admin"]
+    guards = [bundle_guard]
+
+    @post(
+        "/{action:str}",
+        status_code=200,
+        summary="Pause, resume, promote (one step now) or abort the open config rollout",
+        responses=problems(400, 401, 403, 404, 409, 503),
+    )
+    async def control(
+        self,
+        reg: Reg,
+        action: Annotated[
+            Action,
+            PathParameter(description="pause | resume | promote | abort"),
+        ],
+    ) -> RolloutView:
+        """Abort makes the baseline active for everyone at once (a new generation), and the
+        candidate stays refused until another bundle is deployed; promote skips the rest of
+        the step's hold (past the last step the candidate becomes active). 409 when no
+        rollout is open or the action does not fit its state (resume a running one)."""
+        return await rollout_admin.control(reg, action)
 
 
 class OwnershipController(Controller):

@@ -9,8 +9,9 @@ from litestar import Controller
 from litestar.params import PathParameter, QueryParameter
 
 from service.bundle_diff import BundleDiff
-from service.registry import config
+from service.registry import config, rollout_admin
 from service.registry.config import VersionsView
+from service.registry.rollout_admin import RolloutView
 
 from .wiring import Reg, get, problems
 
@@ -74,3 +75,14 @@ class ConfigController(Controller):
     ) -> BundleDiff:
         """Per-profile changed JSON pointers, catalog changes, and whether a restart is due."""
         return await config.diff(reg, from_version, to_version)
+
+    @get(
+        "/rollout",
+        summary="The config rollout: step, cohorts, gate signals, decisions",
+        responses=problems(404, 503),
+    )
+    async def rollout(self, reg: Reg) -> RolloutView:
+        """The latest rollout (``state: none`` without one); while it is open, each
+        profile's candidate and baseline cohorts and every gate signal against its threshold
+        (an O(agents) read), and the decision history with reasons."""
+        return await rollout_admin.status(reg)

@@ -49,6 +49,7 @@ _DESCRIPTIONS = {
     408: "The body did not arrive within REGISTRY_BODY_READ_TIMEOUT",
     413: "The body exceeds REGISTRY_MAX_BODY_BYTES",
     422: "A field is out of bounds or malformed; `field` names it",
+    409: "The request conflicts with stored state (a rollout in another state, say)",
     503: "The store (Redis) is unavailable: back off and retry (Retry-After)",
 }
 

@@ -21,16 +21,17 @@ import msgspec
 
 __all__ = [
     "BASIS",
-    "Breach",
     "Cohort",
     "Gate",
     "Policy",
     "PolicyProblem",
+    "Signal",
     "Step",
     "bucket",
     "entry_step",
     "judge",
     "policy_problems",
+    "signals",
 ]
 
 BASIS = 10_000  # buckets: shares are compared in hundredths of a per cent
@@ -106,7 +107,9 @@ class Policy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     def hold_ms(self, step: int, heartbeat_interval: float) -> int:
         """How long step ``step`` is held before a clean gate promotes it."""
         s = self.steps[step]
-        seconds = s.hold_seconds if s.hold_seconds is not None else s.hold_intervals * heartbeat_interval
+        seconds = (
+            s.hold_seconds if s.hold_seconds is not None else s.hold_intervals * heartbeat_interval
+        )
         return int(seconds * 1000)
 
     def check_ms(self, heartbeat_interval: float) -> int:
@@ -120,8 +123,6 @@ class PolicyProblem:
 
     pointer: str
     message: str
-
-
 
 
 def _shares_problems(shares: Sequence[Any], pointer: str, at: str) -> list[PolicyProblem]:
@@ -226,14 +227,15 @@ class Cohort:
 
 
 @dataclass(frozen=True, slots=True)
-class Breach:
-    """One gate signal past its threshold."""
+class Signal:
+    """One gate signal of a candidate cohort against its threshold."""
 
     signal: str  # failures, degraded, expired, restarts
     candidate: float  # the candidate cohort's rate (or count, for a small cohort)
-    baseline: float
-    threshold: float
+    baseline: float  # the baseline's rate
+    threshold: float  # the most ``candidate`` may be
     on_counts: bool
+    breached: bool
 
     def reason(self) -> str:
         """One line for the event and the decision history."""
@@ -261,7 +263,32 @@ def signal_values(c: Cohort) -> dict[str, int]:
     }
 
 
-def judge(gate: Gate, candidate: Cohort, baseline: Cohort) -> list[Breach]:
+def signals(gate: Gate, candidate: Cohort, baseline: Cohort) -> list[Signal]:
+    """Each signal of ``candidate`` against its threshold (the rule of :func:`judge`)."""
+    cand, base = signal_values(candidate), signal_values(baseline)
+    limits = {
+        "failures": gate.max_failure_rate,
+        "degraded": gate.max_degraded_excess,
+        "expired": gate.max_expired_excess,
+        "restarts": gate.max_restart_excess,
+    }
+    out = []
+    for name in SIGNALS:
+        base_rate = 0.0
+        if name != "failures" and baseline.agents:
+            base_rate = base[name] / baseline.agents
+        if candidate.agents >= gate.min_sample:
+            rate = cand[name] / candidate.agents
+            limit = limits[name] if name == "failures" else base_rate + limits[name]
+            out.append(Signal(name, rate, base_rate, limit, False, rate > limit))
+        else:
+            allowed = math.ceil(base_rate * candidate.agents) + gate.small_sample_allowance
+            breached = candidate.agents > 0 and cand[name] > allowed
+            out.append(Signal(name, cand[name], base_rate, allowed, True, breached))
+    return out
+
+
+def judge(gate: Gate, candidate: Cohort, baseline: Cohort) -> list[Signal]:
     """Every signal of ``candidate`` past its threshold (empty: the step is clean).
 
     The rule:
@@ -274,26 +301,4 @@ def judge(gate: Gate, candidate: Cohort, baseline: Cohort) -> list[Breach]:
       the baseline cannot have) by more than ``small_sample_allowance``.
     - An empty cohort breaches nothing.
     """
-    if candidate.agents == 0:
-        return []
-    cand, base = signal_values(candidate), signal_values(baseline)
-    limits = {
-        "failures": gate.max_failure_rate,
-        "degraded": gate.max_degraded_excess,
-        "expired": gate.max_expired_excess,
-        "restarts": gate.max_restart_excess,
-    }
-    out = []
-    for name in SIGNALS:
-        base_rate = 0.0 if name == "failures" or not baseline.agents else base[name] / baseline.agents
-        if candidate.agents >= gate.min_sample:
-            rate = cand[name] / candidate.agents
-            if name == "failures" and rate > limits[name]:
-                out.append(Breach(name, rate, 0.0, limits[name], False))
-            elif name != "failures" and rate - base_rate > limits[name]:
-                out.append(Breach(name, rate, base_rate, base_rate + limits[name], False))
-        else:
-            allowed = math.ceil(base_rate * candidate.agents) + gate.small_sample_allowance
-            if cand[name] > allowed:
-                out.append(Breach(name, cand[name], base_rate, allowed, True))
-    return out
+    return [s for s in signals(gate, candidate, baseline) if s.breached]

@@ -12,6 +12,7 @@ from typing import Any
 from service.bundle import Bundle, canonical_json, sha256_digest
 from service.metrics import ASSIGNMENTS_LOST
 from service.models import CapabilityDelivery, ConfigDelivery, HeartbeatRequest
+from service.registry.cohorts import Served
 from service.registry.fleet import FleetConfig
 from service.store.records import Assignment
 
@@ -38,16 +39,18 @@ def profile_capabilities(bundle: Bundle, profile: str) -> list[dict[str, Any]] |
     return list(payload.get("capabilities") or [])
 
 
-def config_block(fleet: FleetConfig, profile: str, reported: str | None) -> ConfigDelivery:
-    """The active version; the profile's payload and restart flag when the agent differs."""
-    active = fleet.active
-    changed = reported != active.version
-    payload = active.profiles.get(profile) if changed else None
+def config_block(
+    fleet: FleetConfig, served: Served, profile: str, reported: str | None
+) -> ConfigDelivery:
+    """The served version; the profile's payload and restart flag when the agent differs."""
+    bundle = served.bundle
+    changed = reported != bundle.version
+    payload = bundle.profiles.get(profile) if changed else None
     return ConfigDelivery(
-        version=active.version,
-        generation=fleet.generation,
+        version=bundle.version,
+        generation=served.generation,
         changed=changed,
-        restart_required=changed and fleet.restart_required(profile, reported),
+        restart_required=changed and fleet.restart_required(profile, reported, bundle),
         payload=payload,
     )
 

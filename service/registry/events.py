@@ -30,6 +30,8 @@ EventType = Literal[
     "drift",
     "auth-denied",
     "corrupt",
+    "restart",
+    "rollout",
 ]
 _MAX_BATCHES = 10
 #: An event id (a Redis stream id): the events' ``next_cursor``, and any such id continues

@@ -25,7 +25,8 @@ from service.bundle import Bundle, BundleError, bundle_from_files
 from service.bundle_diff import diff_bundles
 from service.errors import StoreUnavailable
 from service.metrics import ACTIVE_CONFIG, STORE_ERRORS
-from service.store.config_store import Active, ConfigStore
+from service.registry.cohorts import LiveRollout, Served, serve
+from service.store.config_store import Active, ConfigStore, RolloutState
 
 log = logging.getLogger("service.config")
 _CACHE = 64  # published bundles kept in memory (they are small and immutable)
@@ -65,6 +66,10 @@ class FleetConfig:
         self._bundles: OrderedDict[str, Bundle] = OrderedDict({baked.version: baked})
         self._major: dict[tuple[str, str, str], bool] = {}
         self._published = False
+        # The latest rollout as Redis holds it (any state), and the open one being served.
+        self.rollout_state: RolloutState | None = None
+        self.rollout: LiveRollout | None = None
+        self.rollout_spec = ""  # what HEAD passes to touch.lua ("" outside a rollout)
         # The refresh loop and the activation watcher must not switch bundles concurrently.
         self._lock = asyncio.Lock()
 
@@ -77,23 +82,31 @@ class FleetConfig:
         """A published bundle this replica holds in memory (no Redis call)."""
         return self._bundles.get(version)
 
-    def restart_required(self, profile: str, previous: str | None) -> bool:
-        """True when a major key of ``profile`` differs between ``previous`` and the active.
+    def serve(self, profile: str, agent_id: str, reported: str | None) -> Served:
+        """The bundle (and generation, and cohort) an agent is served; no Redis call."""
+        return serve(self.rollout, self.active, self.generation, profile, agent_id, reported)
+
+    def restart_required(
+        self, profile: str, previous: str | None, target: Bundle | None = None
+    ) -> bool:
+        """True when a major key of ``profile`` differs between ``previous`` and ``target``
+        (the active bundle by default).
 
         An unknown previous version (never published, or none reported) gives False: the
         registry cannot tell what the agent runs, and restarting a fleet on a guess is worse
         than delivering the payload, which the agent can still inspect.
         """
-        if not previous or previous == self.active.version:
+        after = target or self.active
+        if not previous or previous == after.version:
             return False
-        key = (profile, previous, self.active.version)
+        key = (profile, previous, after.version)
         if key not in self._major:
             before = self._bundles.get(previous)
             if before is None:
                 return False
-            diff = diff_bundles(before, self.active)
+            diff = diff_bundles(before, after)
             for p in diff.profiles:
-                self._major[(p.profile, previous, self.active.version)] = p.major
+                self._major[(p.profile, previous, after.version)] = p.major
             self._major.setdefault(key, False)
         return self._major[key]
 
@@ -135,6 +148,26 @@ class FleetConfig:
         elif active.generation != self.generation:
             self.generation = active.generation
         self.active_revision, self.source = active.revision, active.source
+        await self._track(active.rollout)
+
+    async def _track(self, state: RolloutState | None) -> None:
+        """Follow the rollout Redis holds: serve cohorts while one is open."""
+        self.rollout_state = state
+        if state is not None and self.rollout is not None and self.rollout.state == state:
+            return
+        live = None
+        if state is not None and state.open:
+            candidate = await self.load(state.candidate)
+            policy = candidate.rollout_policy if candidate is not None else None
+            if candidate is not None and policy is not None:
+                live = LiveRollout(state, candidate, self.active, policy)
+            else:
+                log.error("config: rollout candidate %s is not loadable", state.candidate)
+        if live is not None:
+            s = live.state
+            log.info("config: rollout %s of %s at step %s (%s)", s.id, s.candidate, s.step, s.state)
+        self.rollout = live
+        self.rollout_spec = live.spec if live is not None else ""
 
     async def _switch(self, active: Active) -> bool:
         bundle = await self.load(active.version)
@@ -189,7 +222,7 @@ class FleetConfig:
         agents it answers would hear up to one refresh later than the others. ``block`` (s)
         must stay below the Redis socket timeout.
         """
-        last: str | None = None
+        last: dict[str, str] | None = None
         block_ms = max(1, int(block * 1000))
         while not stop.is_set():
             try:

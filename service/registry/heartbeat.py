@@ -25,6 +25,7 @@ from service.models import (
     Tool,
 )
 from service.registry.clock import now_ms
+from service.registry.cohorts import Served
 from service.registry.context import Registry
 from service.registry.delivery import capabilities_block, config_block
 from service.registry.fleet import FleetConfig
@@ -146,14 +147,20 @@ async def register(
     check_endpoint(req, reg.settings.auth.refuse_endpoints)
     profile = req.profile or req.name or req.agent_id
     thresholds = reg.profiles.thresholds_for(profile)
+    served = (
+        None if reg.fleet is None else reg.fleet.serve(profile, req.agent_id, req.config_version)
+    )
     try:
         result = await reg.store.heartbeat(
             req,
             thresholds=thresholds,
             profile=profile,
-            epoch=reg.profiles.epoch,
+            # The liveness hash remembers what this agent was served, so HEAD asks for a
+            # POST when that changes (another active version, or its cohort's step).
+            epoch=served.bundle.version if served is not None else reg.profiles.epoch,
             now_ms=now_ms(),
             owner=identity.owner,
+            cohort=served.cohort if served is not None else "-",
         )
     except NotOwner:
         raise reg.access.denied_owner(identity, req.agent_id) from None
@@ -169,25 +176,26 @@ async def register(
             interval_ms=int(thresholds.heartbeat_interval * 1000),
         ),
     )
-    if reg.fleet is None:
+    if reg.fleet is None or served is None:
         return body  # no bundle: exactly the MCP Mesh shape (plus lease)
-    return await _with_config(reg.fleet, req, profile, result, body)
+    return await _with_config(reg.fleet, served, req, profile, result, body)
 
 
 async def _with_config(
     fleet: FleetConfig,
+    served: Served,
     req: HeartbeatRequest,
     profile: str,
     result: HeartbeatResult,
     body: HeartbeatResponse,
 ) -> HeartbeatResponse:
     """Add the config and capability blocks (from memory; no further Redis call)."""
-    config = config_block(fleet, profile, req.config_version)
+    config = config_block(fleet, served, profile, req.config_version)
     if result.assignment_corrupt:
         # What was assigned is unknown: say nothing about capabilities, so the agent keeps
         # the set it runs, rather than switching it to the defaults over a corrupted value.
         return msgspec.structs.replace(body, config=config)
-    caps, lost = capabilities_block(fleet.active, profile, req, result.assignment)
+    caps, lost = capabilities_block(served.bundle, profile, req, result.assignment)
     if lost:
         # Rare by construction (Redis lost data, or the agent returns after a purge), so this
         # one extra write is acceptable.
@@ -209,7 +217,10 @@ async def touch(reg: Registry, agent_id: str, identity: Identity = ANONYMOUS) ->
     """
     started = time.perf_counter()
     try:
-        result = await reg.store.touch(agent_id, epoch=reg.profiles.epoch, owner=identity.owner)
+        rollout = reg.fleet.rollout_spec if reg.fleet is not None else ""
+        result = await reg.store.touch(
+            agent_id, epoch=reg.profiles.epoch, owner=identity.owner, rollout=rollout
+        )
     except StoreUnavailable:
         count("head", "unavailable")
         raise

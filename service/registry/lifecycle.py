@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from service.bundle import Bundle
 from service.domain.profiles import Profiles
 from service.errors import StoreUnavailable
-from service.registry import drift, sweeper
+from service.registry import drift, rollout, sweeper
 from service.registry.access import Access
 from service.registry.changes import Changes
 from service.registry.context import Registry
@@ -72,6 +72,9 @@ async def running(
             block = settings.redis_timeout / 2
             tasks.append(asyncio.create_task(reg.fleet.watch(block, stop)))
         tasks.append(asyncio.create_task(drift.run(reg, settings.drift_interval, stop)))
+        tasks.append(
+            asyncio.create_task(rollout.run(reg, reg.fleet, settings.config_refresh, stop))
+        )
     log.info("replica ready (revision %s)", settings.deploy_revision)
     try:
         yield reg

@@ -28,8 +28,76 @@ class Active:
     generation: int
     revision: int
     version: str
-    source: str  # "claim" (highest live revision) or "pin" (operator override)
+    source: str  # claim (highest live revision), pin (operator), rollout, rollback
     own_published: bool = True  # False: Redis lost this replica's bundle; republish it
+    rollout: RolloutState | None = None  # the latest rollout, whatever its state
+
+
+#: The rollout hash's fields, in the order claim_active.lua returns them.
+ROLLOUT_FIELDS = (
+    "id", "cand", "base", "gen", "bgen", "step", "since", "started", "state", "rev", "reason",
+)  # fmt: skip
+OPEN = ("running", "paused")
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutState:
+    """The latest config rollout as Redis holds it (``Keys.rollout``)."""
+
+    id: str
+    candidate: str
+    baseline: str
+    generation: int  # the candidate's (delivered with it)
+    baseline_generation: int
+    step: int
+    step_since_ms: int
+    started_ms: int
+    state: str  # running paused complete rolled-back aborted
+    revision: int
+    reason: str
+
+    @property
+    def open(self) -> bool:
+        """True while it runs or is paused: agents are placed in cohorts."""
+        return self.state in OPEN
+
+    @classmethod
+    def parse(cls, raw: list[Any]) -> RolloutState | None:
+        """From the flattened hash; ``None`` when no rollout was ever started."""
+        f = dict(zip(ROLLOUT_FIELDS, (_s(v) for v in raw), strict=True))
+        if not f["id"]:
+            return None
+
+        def num(name: str) -> int:
+            return int(f[name]) if f[name].lstrip("-").isdigit() else 0
+
+        return cls(
+            id=f["id"],
+            candidate=f["cand"],
+            baseline=f["base"],
+            generation=num("gen"),
+            baseline_generation=num("bgen"),
+            step=num("step"),
+            step_since_ms=num("since"),
+            started_ms=num("started"),
+            state=f["state"],
+            revision=num("rev"),
+            reason=f["reason"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One entry of the rollout log."""
+
+    id: str
+    at_ms: int
+    decision: str  # start promote pause resume complete rolled-back aborted
+    rollout: str
+    candidate: str
+    step: int
+    why: str
+    by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +145,10 @@ class ConfigStore:
         Redis has lost the active key, lower revisions are held back for one claim TTL.
         """
         k = self.keys
-        keys = [k.claims(), k.active(), k.pin(), k.history(), k.versions(), k.recovery()]
+        keys = [
+            *(k.claims(), k.active(), k.pin(), k.history(), k.versions(), k.recovery()),
+            *(k.rollout(), k.rollout_log()),
+        ]
         args: list[str | int] = [
             mode,
             member,
@@ -85,9 +156,50 @@ class ConfigStore:
             self.history_maxlen,
             own_version,
             seen_revision,
+            k.bundle(""),
         ]
         out = await self.conn.run(self.scripts.claim_active, keys, args)
-        return Active(int(out[0]), int(out[1]), _s(out[2]), _s(out[3]), bool(int(out[4])))
+        return Active(
+            int(out[0]),
+            int(out[1]),
+            _s(out[2]),
+            _s(out[3]),
+            bool(int(out[4])),
+            RolloutState.parse(out[5:]),
+        )
+
+    async def decide(
+        self, action: str, rollout_id: str, step: int | None, steps: int, why: str, by: str
+    ) -> tuple[bool, str, int]:
+        """Apply one rollout decision (``rollout_decide.lua``) if the rollout is still
+        ``rollout_id`` at ``step`` (``None``: any); (applied, state, step) after it."""
+        k = self.keys
+        out = await self.conn.run(
+            self.scripts.rollout_decide,
+            [k.rollout(), k.rollout_log(), k.active(), k.history()],
+            [action, rollout_id, "" if step is None else step, steps, why, by, self.history_maxlen],
+        )
+        return _s(out[0]) == "ok", _s(out[1]), int(_s(out[2]) or 0)
+
+    async def decisions(self, count: int = 50) -> list[Decision]:
+        """The latest rollout decisions, newest first."""
+        raw: Any = await self.conn.call(self.client.xrevrange(self.keys.rollout_log(), count=count))
+        out = []
+        for sid, fields in raw or ():
+            f = {_s(a): _s(b) for a, b in fields.items()}
+            out.append(
+                Decision(
+                    id=_s(sid),
+                    at_ms=int(_s(sid).split("-", 1)[0]),
+                    decision=f.get("d", ""),
+                    rollout=f.get("rid", ""),
+                    candidate=f.get("cand", ""),
+                    step=int(f.get("step") or 0),
+                    why=f.get("why", ""),
+                    by=f.get("by", ""),
+                )
+            )
+        return out
 
     async def bundle_files(self, version: str) -> dict[str, bytes] | None:
         """The published files of ``version``, or ``None`` when it was never published."""
@@ -121,24 +233,28 @@ class ConfigStore:
             )
         return out
 
-    async def last_activation_id(self) -> str:
-        """The stream id of the newest activation ("0-0" when there is none yet)."""
-        raw: Any = await self.conn.call(self.client.xrevrange(self.keys.history(), count=1))
-        return _s(raw[0][0]) if raw else "0-0"
+    async def last_activation_id(self) -> dict[str, str]:
+        """The newest ids of the activation history and the rollout log ("0-0": empty)."""
+        out = {}
+        for key in (self.keys.history(), self.keys.rollout_log()):
+            raw: Any = await self.conn.call(self.client.xrevrange(key, count=1))
+            out[key] = _s(raw[0][0]) if raw else "0-0"
+        return out
 
-    async def wait_activation(self, after: str, block_ms: int) -> str:
-        """Block up to ``block_ms`` for an activation newer than ``after``; the newest id.
+    async def wait_activation(self, after: dict[str, str], block_ms: int) -> dict[str, str]:
+        """Block up to ``block_ms`` for an activation or a rollout decision newer than
+        ``after`` (from :meth:`last_activation_id`); the newest ids.
 
-        A blocking XREAD on the history stream: every replica learns of an activation by
-        any other replica within a round trip, instead of at its next refresh tick.
+        A blocking XREAD on both streams: every replica learns of an activation or a
+        rollout step by any other replica within a round trip, not at its next refresh.
         """
-        key = self.keys.history()
-        raw: Any = await self.conn.call(self.client.xread({key: after}, count=100, block=block_ms))
-        newest = after
-        streams = raw.values() if isinstance(raw, dict) else (e for _, e in raw or ())
-        for entries in streams:  # RESP3 answers a map, RESP2 a list of pairs
+        streams: Any = dict(after)
+        raw: Any = await self.conn.call(self.client.xread(streams, count=100, block=block_ms))
+        newest = dict(after)
+        pairs = raw.items() if isinstance(raw, dict) else (raw or ())
+        for key, entries in pairs:  # RESP3 answers a map, RESP2 a list of pairs
             for sid, _fields in entries:
-                newest = _s(sid)
+                newest[_s(key)] = _s(sid)
         return newest
 
     async def lead(self, task: str, replica: str, lease_ms: int) -> bool:

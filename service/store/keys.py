@@ -169,6 +169,14 @@ class Keys:
         """STREAM: capped history of activations (time, revision, version, replica)."""
         return f"{self._cfg()}history"
 
+    def rollout(self) -> str:
+        """HASH: the latest config rollout (candidate, baseline, step, state); see SCHEMA.md."""
+        return f"{self._cfg()}rollout"
+
+    def rollout_log(self) -> str:
+        """STREAM: the rollout decisions (start, promote, pause, rollback ...) with reasons."""
+        return f"{self._cfg()}rollout:log"
+
     def drift_report(self) -> str:
         """STRING JSON: the last fleet-wide drift report, written by the drift leader (TTL)."""
         return f"{self._cfg()}drift"

@@ -49,6 +49,7 @@ class Scripts:
     # Fleet config (ConfigStore).
     publish_bundle: AsyncScript
     claim_active: AsyncScript
+    rollout_decide: AsyncScript
     assign_capabilities: AsyncScript
     note_once: AsyncScript
     lead: AsyncScript

@@ -124,6 +124,7 @@ class Store(Reads):
         epoch: str,
         now_ms: int,
         owner: str = "",
+        cohort: str = "-",
     ) -> HeartbeatResult:
         """Register or refresh an agent and fetch its candidates: one EVALSHA in steady state.
 
@@ -134,7 +135,7 @@ class Store(Reads):
         Every round trip of it shares one deadline (``REGISTRY_REDIS_TIMEOUT``).
         """
         with self.conn.gate.bounded():
-            return await self._heartbeat(req, thresholds, profile, epoch, now_ms, owner)
+            return await self._heartbeat(req, thresholds, profile, epoch, now_ms, owner, cohort)
 
     async def _heartbeat(
         self,
@@ -144,6 +145,7 @@ class Store(Reads):
         epoch: str,
         now_ms: int,
         owner: str,
+        cohort: str,
     ) -> HeartbeatResult:
         k, ns = self.keys, req.namespace
         enc = encode_agent(req, profile=profile, now_ms=now_ms, owner=owner)
@@ -180,13 +182,15 @@ class Store(Reads):
             _json.encode(names),
             owner_tag(owner),
             "0",
+            cohort,
+            "1" if req.config_version is None else "0",
         ]
         out = await self.conn.run(self.scripts.heartbeat, keys, args, batch=True)
         kind = _s(out[0])
         if kind == "claim":
             # New here: the id may live in another namespace, bound to someone else.
             await self._check_elsewhere(req.agent_id, ns, owner_tag(owner))
-            args[-1] = "1"
+            args[14] = "1"  # ARGV[15]: checked
             out = await self.conn.run(self.scripts.heartbeat, keys, args)
             kind = _s(out[0])
         if kind == "forbidden":
@@ -237,28 +241,33 @@ class Store(Reads):
         if bound and _s(bound) != tag:
             raise NotOwner(agent_id)
 
-    async def touch(self, agent_id: str, *, epoch: str = "", owner: str = "") -> Touch:
+    async def touch(
+        self, agent_id: str, *, epoch: str = "", owner: str = "", rollout: str = ""
+    ) -> Touch:
         """The cheap heartbeat: refresh the TTL and report whether a full POST is needed.
 
         ``owner`` is checked in the same script: another identity's agent gets FORBIDDEN.
+        ``rollout`` is the running config rollout's spec (see ``touch.lua``), "" for none.
         Both round trips (a wrong guess costs a second) share one deadline.
         """
         with self.conn.gate.bounded():
-            return await self._touch(agent_id, epoch, owner)
+            return await self._touch(agent_id, epoch, owner, rollout)
 
-    async def _touch(self, agent_id: str, epoch: str, owner: str) -> Touch:
+    async def _touch(self, agent_id: str, epoch: str, owner: str, rollout: str) -> Touch:
         ns = self._guess(agent_id)
         tag = owner_tag(owner)
-        result = await self._touch_in(ns, agent_id, epoch_tag(epoch), tag)
+        result = await self._touch_in(ns, agent_id, epoch_tag(epoch), tag, rollout)
         if result is Touch.GONE:
             # A wrong guess (a replica that never saw the agent guesses the default
             # namespace; the agent moved; Redis lost it) looks like GONE: confirm.
             real = await self._locate(agent_id)
             if real != ns:
-                result = await self._touch_in(real, agent_id, epoch_tag(epoch), tag)
+                result = await self._touch_in(real, agent_id, epoch_tag(epoch), tag, rollout)
         return result
 
-    async def _touch_in(self, ns: str, agent_id: str, epoch: str, owner: str) -> Touch:
+    async def _touch_in(
+        self, ns: str, agent_id: str, epoch: str, owner: str, rollout: str
+    ) -> Touch:
         k = self.keys
         keys = [
             k.live(ns, agent_id),
@@ -269,7 +278,10 @@ class Store(Reads):
             k.events(ns),
         ]
         code = await self.conn.run(
-            self.scripts.touch, keys, [agent_id, epoch, self.events_maxlen, owner], batch=True
+            self.scripts.touch,
+            keys,
+            [agent_id, epoch, self.events_maxlen, owner, rollout],
+            batch=True,
         )
         return Touch(int(code))
 

@@ -8,19 +8,32 @@
 -- KEYS[4] history   STREAM  activations: rev, v (version), prev, by (replica), src
 -- KEYS[5] versions  ZSET    published versions (a pin must name one)
 -- KEYS[6] recovery  STRING  "floor|deadline" after a data loss (see below), usually absent
+-- KEYS[7] rollout   HASH    the latest config rollout (rollout_prelude in prelude.lua)
+-- KEYS[8] log       STREAM  rollout decisions
 -- ARGV[1] mode: "claim", "withdraw" (graceful shutdown) or "read"
 -- ARGV[2] this replica's claim member "revision|version|replica"
 -- ARGV[3] claim TTL ms
 -- ARGV[4] history stream maxlen (approximate)
 -- ARGV[5] the version this replica baked (to learn whether Redis still holds it)
 -- ARGV[6] the revision this replica last saw active, -1 if it never saw an activation
--- Returns {generation, revision, version, source, own_published}; version is "" while
--- nothing is active; own_published is 1 when ARGV[5] is published (0: Redis lost it).
+-- ARGV[7] the bundle-key prefix (Keys.bundle without the version): the claimed version is
+--         only known here, and its manifest says whether it carries a rollout policy
+-- Returns {generation, revision, version, source, own_published, rollout...}; version is ""
+-- while nothing is active; own_published is 1 when ARGV[5] is published (0: Redis lost
+-- it); rollout... is the rollout hash flattened (rollout_fields order), empty without one.
+--
+-- Rollouts: a higher revision whose bundle has a policy (manifest defaults.rollout) does not
+-- activate: it becomes the candidate of a new rollout, and the gate leader promotes it step
+-- by step (rollout_decide.lua). A candidate that was rolled back or aborted stays refused
+-- while it is the best claim. A bundle published before the active one (a rollback
+-- revision carrying an older bundle), a pin, or a claim without a policy activates at once
+-- and ends a rollout in progress; so does the candidate losing its claims.
 -- The generation is the Redis time (ms) of the activation, strictly increasing, so clients
 -- tell a lagging replica's answer (lower) from a rollback (higher), even after Redis lost
 -- its data and the history starts again.
 local claims_key, active_key, pin_key, history_key, versions_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local recovery_key = KEYS[6]
+local recovery_key, rollout_key, log_key = KEYS[6], KEYS[7], KEYS[8]
+local bundle_prefix = ARGV[7]
 local mode, member, ttl, maxlen = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local seen = tonumber(ARGV[6])
 local own = redis.call('ZSCORE', versions_key, ARGV[5]) and 1 or 0
@@ -81,8 +94,46 @@ if cur then
   local g, r, v, s = string.match(cur, '^(%d+)|(%d+)|([^|]*)|(.*)$')
   gen, crev, cver, csrc = tonumber(g), tonumber(r), v, s
 end
+local ro = rollout_read(rollout_key)
+local function answer(g, r, v, s)
+  local out = {g, r, v, s, own}
+  for _, f in ipairs(ROLLOUT_FIELDS) do out[#out + 1] = ro[f] or '' end
+  return out
+end
 -- No live claim (every replica lost Redis for a while): keep the last active version.
-if not best_ver then return {gen, crev, cver, csrc, own} end
+if not best_ver then return answer(gen, crev, cver, csrc) end
+local open = ro.state == 'running' or ro.state == 'paused'
+if source == 'claim' and cver ~= '' and best_ver ~= cver then
+  if ro.cand == best_ver and (open or ro.state == 'rolled-back' or ro.state == 'aborted') then
+    return answer(gen, crev, cver, csrc)  -- in progress, or refused
+  end
+  local older = (tonumber(redis.call('ZSCORE', versions_key, best_ver)) or 0)
+    < (tonumber(redis.call('ZSCORE', versions_key, cver)) or 0)
+  if not older and has_policy(bundle_prefix .. best_ver) then
+    if open then
+      rollout_end(rollout_key, log_key, maxlen, ro, 'aborted',
+        'superseded by revision ' .. best_rev .. ' (' .. best_ver .. ')', best_by)
+    end
+    local rgen = math.max(now, gen + 1)
+    ro = {
+      id = string.format('%x', rgen), cand = best_ver, base = cver, gen = tostring(rgen),
+      bgen = tostring(gen), step = '0', since = tostring(now), started = tostring(now),
+      state = 'running', rev = tostring(best_rev), reason = '',
+    }
+    redis.call('DEL', rollout_key)
+    for _, f in ipairs(ROLLOUT_FIELDS) do redis.call('HSET', rollout_key, f, ro[f]) end
+    rollout_log(log_key, maxlen, ro, 'start',
+      'revision ' .. best_rev .. ' claims a bundle with a rollout policy', best_by)
+    return answer(gen, crev, cver, csrc)
+  end
+end
+if open and (best_ver ~= ro.cand or source == 'pin') then
+  -- The candidate activated another way, or nobody claims it any more: the rollout is over.
+  local why = source == 'pin' and ('pinned ' .. best_ver)
+    or (best_ver == cver and 'the candidate is no longer claimed')
+    or ('revision ' .. best_rev .. ' activates ' .. best_ver .. ' at once')
+  ro = rollout_end(rollout_key, log_key, maxlen, ro, 'aborted', why, best_by)
+end
 if best_ver ~= cver then
   gen = math.max(now, gen + 1)
   redis.call('XADD', history_key, 'MAXLEN', '~', maxlen, '*', 'gen', gen, 'rev', best_rev,
@@ -91,4 +142,4 @@ end
 if best_ver ~= cver or best_rev ~= crev or source ~= csrc then
   redis.call('SET', active_key, gen .. '|' .. best_rev .. '|' .. best_ver .. '|' .. source)
 end
-return {gen, best_rev, best_ver, source, own}
+return answer(gen, best_rev, best_ver, source)

@@ -27,6 +27,8 @@
 -- ARGV[13] JSON capability names aligned with KEYS[11 ..]
 -- ARGV[14] the caller's owner tag ("" when auth is off: nothing is checked or bound)
 -- ARGV[15] "1" when the caller already checked that no other namespace holds the id
+-- ARGV[16] the rollout cohort to store in the liveness hash ("-" outside a rollout)
+-- ARGV[17] "1" when the request reports no config version (a restart, if the record had one)
 -- Returns {"forbidden"} when another identity owns the agent (nothing written), {"claim"}
 -- when the id is new here and ARGV[15] is not "1" (nothing written: the caller checks the
 -- other namespaces, then calls again), else
@@ -34,7 +36,9 @@
 -- assignment is the stored JSON or ""; rows_i lists {entry, age_ms, degraded_after_ms} for
 -- each live (or held suspect: age -1) provider of dependency key i.
 -- Events: register / update (entries changed), recover (it was degraded, or held as
--- suspect), and expire when it expired with no sweeper noticing.
+-- suspect), expire when it expired with no sweeper noticing, and restart when an agent whose
+-- record reports a config version sends none (its process started again without its state:
+-- the rollout gate counts these).
 local doc_key, live_key, ids_key, due_key, capver_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local capindex_key, degraded_key, expired_key, events_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local suspect_key = KEYS[10]
@@ -45,6 +49,7 @@ local entries, fp = cjson.decode(ARGV[8]), ARGV[9]
 local live_prefix, prov_prefix, epoch = ARGV[10], ARGV[11], ARGV[12]
 local names = cjson.decode(ARGV[13])
 local caller, checked = ARGV[14], ARGV[15] == '1'
+local cohort, unversioned = ARGV[16], ARGV[17] == '1'
 local now = now_ms()
 
 local old = redis.call('GET', doc_key)
@@ -73,6 +78,9 @@ local kind = 'register'
 if old then
   -- An undecodable record (corrupted) is replaced by this one: that is how it heals.
   local od = decode_record(old)
+  if od and unversioned and type(od.cfg) == 'string' then
+    event(events_key, maxlen, 'restart', id, 'was on ' .. od.cfg)
+  end
   if was_live then
     kind = 'refresh'
     if od and od.fp == fp and entries_intact() then changed = false end
@@ -114,7 +122,7 @@ for i = nprov + 1, #names do deps[#deps + 1] = names[i] end
 local sig = dep_signature(capver_key, deps)
 
 redis.call('SET', doc_key, doc, 'PX', ttl + ret)
-live_write(live_key, ttl, deg, ret, sig, epoch, table.concat(deps, ','), caller)
+live_write(live_key, ttl, deg, ret, sig, epoch, table.concat(deps, ','), caller, cohort)
 redis.call('ZADD', ids_key, 0, id)
 redis.call('ZADD', due_key, now + deg, id)
 -- A live agent the sweeper saw degraded is back: the same event a HEAD leaves (touch.lua).

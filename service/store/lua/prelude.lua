@@ -11,11 +11,12 @@ end
 
 -- The liveness HASH (Keys.live): t = expire_after ms (also the key's TTL), d = degraded_after
 -- ms, r = retention ms, s = dependency signature, e = epoch tag, c = dependency capabilities
--- joined with ",", o = owner tag. Small integers and short strings keep it a listpack (see
--- SCHEMA.md). Returns {ttl, deg, ret, sig, epoch, caps, owner} with numbers decoded, or nil
--- when the key is gone.
+-- joined with ",", o = owner tag, k = rollout cohort ("<rollout id>:<entry step>", ":-" never
+-- on the candidate, "-" outside a rollout). Small integers and short strings keep it a
+-- listpack (see SCHEMA.md). Returns {ttl, deg, ret, sig, epoch, caps, owner, cohort} with
+-- numbers decoded, or nil when the key is gone.
 local function live_read(key)
-  local v = redis.pcall('HMGET', key, 't', 'd', 'r', 's', 'e', 'c', 'o')
+  local v = redis.pcall('HMGET', key, 't', 'd', 'r', 's', 'e', 'c', 'o', 'k')
   if v.err then
     -- A value in a layout this code does not know (written before the schema changed):
     -- drop it, so the agent re-registers (410 -> POST) instead of failing every heartbeat.
@@ -33,13 +34,14 @@ local function live_read(key)
   return {
     ttl = ttl, deg = deg, ret = ret,
     sig = tonumber(v[4]) or 0, epoch = v[5] or '-', caps = v[6] or '', owner = v[7] or '',
+    cohort = v[8] or '-',
   }
 end
 
 -- Write the whole liveness value and set its TTL (= expire_after).
-local function live_write(key, ttl, deg, ret, sig, epoch, caps, owner)
+local function live_write(key, ttl, deg, ret, sig, epoch, caps, owner, cohort)
   redis.call('HSET', key, 't', ttl, 'd', deg, 'r', ret, 's', sig, 'e', epoch, 'c', caps,
-    'o', owner)
+    'o', owner, 'k', cohort)
   redis.call('PEXPIRE', key, ttl)
 end
 
@@ -228,4 +230,39 @@ local function change_index(capver_key, due_key, events_key, capability)
   local id = '0-0'
   if #last > 0 then id = last[1][1] end
   return counter .. '-' .. id
+end
+
+-- The config rollout HASH (Keys.rollout): id (hex of the candidate's generation), cand and
+-- base (versions), gen and bgen (their generations), step (0-based), since (ms the step
+-- began), started (ms), state (running paused complete rolled-back aborted), rev (the
+-- candidate's revision), reason (why it ended). Absent fields read as "".
+local ROLLOUT_FIELDS = {
+  'id', 'cand', 'base', 'gen', 'bgen', 'step', 'since', 'started', 'state', 'rev', 'reason',
+}
+
+local function rollout_read(key)
+  local v = redis.call('HMGET', key, unpack(ROLLOUT_FIELDS))
+  local ro = {}
+  for i, f in ipairs(ROLLOUT_FIELDS) do ro[f] = v[i] or '' end
+  return ro
+end
+
+-- One decision in the rollout log: d = decision, rid, step, why, by.
+local function rollout_log(log_key, maxlen, ro, decision, why, by)
+  redis.call('XADD', log_key, 'MAXLEN', '~', maxlen, '*', 'd', decision, 'rid', ro.id,
+    'cand', ro.cand, 'step', ro.step, 'why', why, 'by', by)
+end
+
+-- End a rollout in ``state`` (complete, rolled-back, aborted) and log why; returns it.
+local function rollout_end(key, log_key, maxlen, ro, state, why, by)
+  ro.state, ro.reason = state, why
+  redis.call('HSET', key, 'state', state, 'reason', why)
+  rollout_log(log_key, maxlen, ro, state, why, by)
+  return ro
+end
+
+-- True when the published bundle at ``bundle_key`` has a rollout policy in its manifest.
+local function has_policy(bundle_key)
+  local m = decode_object(redis.call('HGET', bundle_key, 'manifest.json') or '')
+  return m ~= nil and type(m.defaults) == 'table' and type(m.defaults.rollout) == 'table'
 end
