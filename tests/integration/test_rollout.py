@@ -106,3 +106,68 @@ async def test_candidate_goes_to_a_sticky_cohort_and_an_abort_brings_everyone_ba
                 assert cfg["version"] == a.version and cfg["generation"] > served[i]["generation"]
             # The candidate stays refused while it is the best claim.
             assert (await two.get("/config/active")).json()["version"] == a.version
+
+
+async def test_pause_holds_the_step_promote_skips_the_hold_and_resume_on_running_is_409(
+    app_client: ClientFactory, tmp_path: Path
+) -> None:
+    a = worker_bundle(tmp_path / "a", model="small")
+    b = worker_bundle(tmp_path / "b", model="large", rollout=policy(10, 60, 100, hold=0.3))
+    async with app_client(bundle_dir=a.path, deploy_revision=1, admin_token=TOKEN, **FAST) as one:
+        async with app_client(bundle_dir=b.path, deploy_revision=2, **FAST):
+
+            async def view() -> dict[str, Any]:
+                return dict((await one.get("/config/rollout")).json())
+
+            async def running() -> bool:
+                return (await view())["state"] == "running"
+
+            await eventually(running, timeout=5)
+            assert (
+                await one.post("/admin/config/rollout/resume", headers=ADMIN)
+            ).status_code == 409
+            paused = await one.post("/admin/config/rollout/pause", headers=ADMIN)
+            assert paused.status_code == 200 and paused.json()["state"] == "paused"
+            step = paused.json()["step"]
+
+            # Paused: the 0.3 s hold passes many times over and nothing is promoted.
+            async def held_for_a_while() -> bool:
+                decisions = (await view())["decisions"]
+                return len(decisions) >= 2 and (await view())["step"] == step
+
+            await eventually(held_for_a_while, timeout=5)
+            promoted = (await one.post("/admin/config/rollout/promote", headers=ADMIN)).json()
+            assert promoted["step"] == step + 1 and promoted["state"] == "running"
+            assert promoted["decisions"][0]["decision"] == "promote"
+            assert promoted["decisions"][0]["by"] == "operator"
+            # Without credentials the controls are refused; the read view is not.
+            assert (await one.post("/admin/config/rollout/abort")).status_code in (401, 403)
+            assert (await one.post("/admin/config/rollout/bogus", headers=ADMIN)).status_code == 400
+
+            async def complete() -> bool:
+                return (await view())["state"] == "complete"
+
+            await eventually(complete, timeout=10)
+            assert (await one.get("/config/active")).json()["version"] == b.version
+            assert (await one.post("/admin/config/rollout/pause", headers=ADMIN)).status_code == 409
+
+
+async def test_a_rollback_revision_with_an_older_bundle_activates_at_once(
+    app_client: ClientFactory, tmp_path: Path
+) -> None:
+    a = worker_bundle(tmp_path / "a", model="small", rollout=policy(50, 100, hold=30))
+    b = worker_bundle(tmp_path / "b", model="large")
+    async with (
+        app_client(bundle_dir=a.path, deploy_revision=1, **FAST) as one,
+        app_client(bundle_dir=b.path, deploy_revision=2, **FAST),
+    ):
+
+        async def active_is(version: str) -> bool:
+            return (await one.get("/config/active")).json()["version"] == version
+
+        await eventually(lambda: active_is(b.version), timeout=5)  # no policy: at once
+        # `helm rollback`: a higher revision carrying A, published before B, has a policy
+        # but is an older bundle, so it activates at once too.
+        async with app_client(bundle_dir=a.path, deploy_revision=3, **FAST):
+            await eventually(lambda: active_is(a.version), timeout=5)
+            assert (await one.get("/config/rollout")).json()["state"] == "none"
