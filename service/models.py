@@ -65,6 +65,12 @@ Description = Annotated[str, Meta(max_length=4096)]
 VersionText = Annotated[str, Meta(pattern=VERSION_PATTERN, max_length=64)]
 Constraint = Annotated[str, Meta(pattern=CONSTRAINT_PATTERN, max_length=128)]
 TagSpec = Annotated[list[Tag | Annotated[list[Tag], Meta(max_length=16)]], Meta(max_length=32)]
+#: How applying the reported ``config_version`` went on the agent: defined once, for the
+#: heartbeat body and the client that sends it.
+ConfigStatus = Literal["applied", "failed"]
+#: The bound of ``config_error`` in characters; the client truncates its message to it.
+MAX_CONFIG_ERROR = 512
+ConfigError = Annotated[str, Meta(max_length=MAX_CONFIG_ERROR)]
 
 MAX_TOOLS = 64
 MAX_DEPENDENCIES = 32
@@ -138,6 +144,11 @@ class HeartbeatRequest(msgspec.Struct, kw_only=True, frozen=True):
     # Extensions (MCP Mesh agents do not send these).
     profile: Name | None = None
     config_version: ShortText | None = None
+    #: Whether the agent applied ``config_version`` (``failed``: its config callback raised;
+    #: it keeps the version, so the same payload is not delivered again).
+    config_status: ConfigStatus | None = None
+    #: Why applying failed (``config_status: failed``): the error's type and message.
+    config_error: ConfigError | None = None
     capabilities_version: ShortText | None = None
 
 
@@ -232,6 +243,8 @@ class AgentView(msgspec.Struct, kw_only=True, frozen=True):
     last_seen: str | None
     updated_at: str
     config_version: str | None = None
+    config_status: str | None = None
+    config_error: str | None = None
     # The identity the id is bound to; shown to admins only (left out for everyone else).
     owner: str | msgspec.UnsetType = msgspec.UNSET
 

@@ -19,10 +19,17 @@ log = logging.getLogger("service.client")
 
 
 class AgentState(msgspec.Struct, kw_only=True):
-    """What the agent last applied; persisted as JSON."""
+    """What the agent last applied; persisted as JSON.
+
+    ``config_status`` says how applying ``config_version`` went (``applied``, ``failed``
+    with ``config_error``). Fields added later default, so an older cache file still loads;
+    the status is plain text so that a value it does not know never discards the cache.
+    """
 
     config_version: str | None = None
     config_generation: int = 0
+    config_status: str | None = None
+    config_error: str | None = None
     config: dict[str, Any] | None = None
     capabilities_version: str | None = None
     capabilities: list[dict[str, Any]] | None = None

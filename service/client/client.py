@@ -8,7 +8,9 @@ The registry never calls agents, so everything arrives in heartbeat answers:
   jittered, bounded backoff; a **503** keeps all state (wiring is never dropped);
 - a local disk cache, so an agent starts on its last-known config while no registry
   answers, and catches up when one does;
-- callbacks run when config or capabilities change, between polls;
+- callbacks run when config or capabilities change, between polls; how applying a config
+  went is reported in the next POST (``config_status`` ``applied``, or ``failed`` with
+  ``config_error`` when ``on_config`` raised: the loop goes on, on the version it tried);
 - on ``restart_required`` the new config is cached first, then :class:`RestartRequired`
   (exit code :data:`RESTART_EXIT_CODE`) ends :meth:`RegistryClient.run` unless an
   ``on_restart`` hook is given, so the container restarts into the new config.
@@ -32,7 +34,12 @@ from service.client.backoff import Backoff
 from service.client.cache import AgentState, DiskCache
 from service.client.credentials import Credentials
 from service.client.discovery import Discovery
-from service.models import CapabilityDelivery, ConfigDelivery, HeartbeatResponse
+from service.models import (
+    MAX_CONFIG_ERROR,
+    CapabilityDelivery,
+    ConfigDelivery,
+    HeartbeatResponse,
+)
 
 log = logging.getLogger("service.client")
 
@@ -162,7 +169,8 @@ class RegistryClient(Discovery):
             update = ConfigUpdate(
                 cached.config_version, cached.config_generation, cached.config, False, True
             )
-            await _call(self.on_config, update)
+            if await self._hand_config(update):
+                await self._restart(update.version)  # the cache holds it already
         if cached.capabilities is not None:
             await _call(self.on_capabilities, cached.capabilities)
         if cached.wiring is not None:
@@ -253,6 +261,11 @@ class RegistryClient(Discovery):
         body = dict(self.registration)
         if self.state.config_version is not None:
             body["config_version"] = self.state.config_version
+            # Only next to the version it is about (the registry stores them together).
+            if self.state.config_status is not None:
+                body["config_status"] = self.state.config_status
+            if self.state.config_error is not None:
+                body["config_error"] = self.state.config_error
         if self.state.capabilities_version is not None:
             body["capabilities_version"] = self.state.capabilities_version
         return body
@@ -293,10 +306,14 @@ class RegistryClient(Discovery):
         if restart is not None or self._need_post or dirty:
             self._save()
         if restart is not None:
-            if self.on_restart is not None:
-                await _call(self.on_restart, restart)
-            else:
-                raise RestartRequired(restart)
+            await self._restart(restart)
+
+    async def _restart(self, version: str) -> None:
+        """A restart into ``version`` (already cached): ``on_restart``, or end the loop."""
+        if self.on_restart is not None:
+            await _call(self.on_restart, version)
+        else:
+            raise RestartRequired(version)
 
     async def _apply_config(self, cfg: ConfigDelivery) -> str | None:
         """Apply a delivered config; returns its version when a restart is required."""
@@ -314,9 +331,35 @@ class RegistryClient(Discovery):
         self.state.config_version = update.version
         self.state.config_generation = update.generation
         self.state.config = update.payload
+        # The version is kept even if the callback fails: reporting it stops the registry
+        # from delivering the same payload again on every heartbeat.
         self._need_post = True  # report the applied version (drift) in the next POST
-        await _call(self.on_config, update)
-        return update.version if update.restart_required else None
+        asked = await self._hand_config(update)
+        return update.version if update.restart_required or asked else None
+
+    async def _hand_config(self, update: ConfigUpdate) -> bool:
+        """Run ``on_config`` and record how it went in the state (reported with the version,
+        cached with it); ``True`` when the callback raised :class:`RestartRequired`."""
+        try:
+            await _call(self.on_config, update)
+        except RestartRequired:
+            # The agent asks to restart into this config: not a failure to apply it.
+            self.state.config_status, self.state.config_error = "applied", None
+            return True
+        except Exception as exc:
+            # A broken callback must not end the heartbeat loop (the agent would vanish from
+            # the registry); the failure is reported instead, for the rollout gate to see.
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self.state.config_status = "failed"
+            self.state.config_error = error[:MAX_CONFIG_ERROR]
+            log.error(
+                "applying config %s failed; reporting config_status failed",
+                update.version,
+                exc_info=exc,
+            )
+            return False
+        self.state.config_status, self.state.config_error = "applied", None
+        return False
 
     def _save(self) -> None:
         if self.cache is None:

@@ -37,6 +37,11 @@ class StoredAgent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True)
     at: int
     rt: str | None = None
     cfg: str | None = None
+    # How applying ``cfg`` went (``applied``/``failed``) and why it failed: left out until
+    # an agent reports them, so stock MCP Mesh records stay as small as before. Plain text,
+    # not the wire Literal: a record is never refused for a value a later release adds.
+    cs: str | None = None
+    ce: str | None = None
     capv: str | None = None
     deps: int = 0
     # The identity the agent id is bound to (empty: unowned, auth off at registration).
@@ -129,6 +134,8 @@ def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int, owner: str
         at=now_ms,
         rt=req.runtime,
         cfg=req.config_version,
+        cs=req.config_status,
+        ce=req.config_error,
         capv=req.capabilities_version,
         deps=sum(len(t.dependencies) for t in req.tools),
         own=owner,
@@ -236,4 +243,6 @@ def agent_view(
         last_seen=iso(now_ms - live.age_ms) if live and live.age_ms is not None else None,
         updated_at=iso(doc.at),
         config_version=doc.cfg,
+        config_status=doc.cs,
+        config_error=doc.ce,
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from agents_data import agent, consumer, provider, tool
 from apps import FAST, ClientFactory
 from litestar.testing import AsyncTestClient
 from support import RedisServer, eventually
+
+from service.store.keys import Keys
 
 
 async def test_head_for_known_agent_returns_200(client: AsyncTestClient[Any]) -> None:
@@ -187,3 +190,30 @@ async def test_recovery_after_script_flush(
     r.close()
     assert (await client.head("/heartbeat/greeter-1")).status_code == 200
     assert (await client.post("/heartbeat", json=consumer())).status_code == 200
+
+
+async def test_reported_config_status_is_stored_and_shown_until_the_next_report(
+    client: AsyncTestClient[Any], redis_server: RedisServer
+) -> None:
+    error = "KeyError: 'model'"
+    body = provider(config_version="sha256:v1", config_status="failed", config_error=error)
+    assert (await client.post("/heartbeat", json=body)).status_code == 200
+    shown = (await client.get("/agents/greeter-1")).json()
+    assert (shown["config_status"], shown["config_error"]) == ("failed", error)
+    r = redis_server.client()
+    stored = json.loads(r.get(Keys().doc("default", "greeter-1")))
+    assert (stored["cfg"], stored["cs"], stored["ce"]) == ("sha256:v1", "failed", error)
+    # Each full heartbeat rewrites the record: a clean apply drops the error.
+    ok = provider(config_version="sha256:v2", config_status="applied")
+    assert (await client.post("/heartbeat", json=ok)).status_code == 200
+    shown = (await client.get("/agents/greeter-1")).json()
+    assert (shown["config_version"], shown["config_status"]) == ("sha256:v2", "applied")
+    assert shown["config_error"] is None
+    stored = json.loads(r.get(Keys().doc("default", "greeter-1")))
+    assert stored["cs"] == "applied" and "ce" not in stored
+    # A stock MCP Mesh heartbeat reports nothing: nothing is stored, the view says null.
+    assert (await client.post("/heartbeat", json=provider())).status_code == 200
+    stored = json.loads(r.get(Keys().doc("default", "greeter-1")))
+    assert not {"cfg", "cs", "ce"} & set(stored)
+    assert (await client.get("/agents/greeter-1")).json()["config_status"] is None
+    r.close()

@@ -38,6 +38,22 @@ def test_cache_round_trips_and_replaces_atomically(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "c").iterdir()] == ["agent-1.json"]  # no temp left
 
 
+def test_cache_keeps_the_config_status_and_loads_files_written_without_it(
+    tmp_path: Path,
+) -> None:
+    cache = DiskCache(tmp_path, "agent-1")
+    failed = AgentState(
+        config_version="sha256:x", config_status="failed", config_error="KeyError: 'model'"
+    )
+    cache.save(failed)
+    assert cache.load() == failed
+    # A cache file of an earlier client release: no status fields.
+    cache.path.write_text('{"config_version": "sha256:x", "config_generation": 3, "config": {}}')
+    old = cache.load()
+    assert old is not None and old.config_version == "sha256:x"
+    assert (old.config_status, old.config_error) == (None, None)
+
+
 def test_unreadable_cache_is_ignored(tmp_path: Path) -> None:
     (tmp_path / "agent-1.json").write_text("{not json")
     assert DiskCache(tmp_path, "agent-1").load() is None

@@ -10,7 +10,7 @@ import pytest
 
 from service.models import HeartbeatRequest
 from service.store.keys import Keys
-from service.store.records import encode_agent, endpoint_of
+from service.store.records import agent_view, decode_doc, encode_agent, endpoint_of
 
 CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "mcp-mesh-captures"
 
@@ -55,6 +55,24 @@ def test_encoded_record_keeps_what_lua_needs() -> None:
     assert [e[0] for e in enc.entries] == [1, 1, 2]
     moved = msgspec.structs.replace(req, http_port=81)
     assert encode_agent(moved, profile="a", now_ms=1).fingerprint != enc.fingerprint
+
+
+def test_config_status_is_stored_short_and_only_when_reported() -> None:
+    plain = msgspec.convert({"agent_id": "a-1", "config_version": "sha256:v1"}, HeartbeatRequest)
+    doc = json.loads(encode_agent(plain, profile="a", now_ms=1).doc)
+    assert doc["cfg"] == "sha256:v1"
+    assert "cs" not in doc and "ce" not in doc  # records of agents that never report: as before
+    failed = msgspec.structs.replace(
+        plain, config_status="failed", config_error="ValueError: no model " + "x" * 491
+    )
+    raw = encode_agent(failed, profile="a", now_ms=1).doc
+    assert (json.loads(raw)["cs"], len(json.loads(raw)["ce"])) == ("failed", 512)
+    view = agent_view(decode_doc(raw), None, 1)
+    assert (view.config_version, view.config_status) == ("sha256:v1", "failed")
+    assert view.config_error is not None and view.config_error.startswith("ValueError: no model")
+    # A record written before these fields existed decodes to "not reported".
+    old = agent_view(decode_doc(encode_agent(plain, profile="a", now_ms=1).doc), None, 1)
+    assert (old.config_status, old.config_error) == (None, None)
 
 
 @pytest.mark.parametrize("field", ["agent_id", "namespace"])
