@@ -46,9 +46,6 @@ class StoredAgent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True)
     deps: int = 0
     # The identity the agent id is bound to (empty: unowned, auth off at registration).
     own: str = ""
-    # How applying ``cfg`` went, as the agent reported it (applied, failed) and why it failed.
-    cs: str | None = None
-    ce: str | None = None
 
 
 class Assignment(msgspec.Struct, frozen=True):

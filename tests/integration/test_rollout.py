@@ -113,43 +113,43 @@ async def test_pause_holds_the_step_promote_skips_the_hold_and_resume_on_running
 ) -> None:
     a = worker_bundle(tmp_path / "a", model="small")
     b = worker_bundle(tmp_path / "b", model="large", rollout=policy(10, 60, 100, hold=0.3))
-    async with app_client(bundle_dir=a.path, deploy_revision=1, admin_token=TOKEN, **FAST) as one:
-        async with app_client(bundle_dir=b.path, deploy_revision=2, **FAST):
+    async with (
+        app_client(bundle_dir=a.path, deploy_revision=1, admin_token=TOKEN, **FAST) as one,
+        app_client(bundle_dir=b.path, deploy_revision=2, **FAST),
+    ):
 
-            async def view() -> dict[str, Any]:
-                return dict((await one.get("/config/rollout")).json())
+        async def view() -> dict[str, Any]:
+            return dict((await one.get("/config/rollout")).json())
 
-            async def running() -> bool:
-                return (await view())["state"] == "running"
+        async def running() -> bool:
+            return (await view())["state"] == "running"
 
-            await eventually(running, timeout=5)
-            assert (
-                await one.post("/admin/config/rollout/resume", headers=ADMIN)
-            ).status_code == 409
-            paused = await one.post("/admin/config/rollout/pause", headers=ADMIN)
-            assert paused.status_code == 200 and paused.json()["state"] == "paused"
-            step = paused.json()["step"]
+        await eventually(running, timeout=5)
+        assert (await one.post("/admin/config/rollout/resume", headers=ADMIN)).status_code == 409
+        paused = await one.post("/admin/config/rollout/pause", headers=ADMIN)
+        assert paused.status_code == 200 and paused.json()["state"] == "paused"
+        step = paused.json()["step"]
 
-            # Paused: the 0.3 s hold passes many times over and nothing is promoted.
-            async def held_for_a_while() -> bool:
-                decisions = (await view())["decisions"]
-                return len(decisions) >= 2 and (await view())["step"] == step
+        # Paused: the 0.3 s hold passes many times over and nothing is promoted.
+        async def held_for_a_while() -> bool:
+            decisions = (await view())["decisions"]
+            return len(decisions) >= 2 and (await view())["step"] == step
 
-            await eventually(held_for_a_while, timeout=5)
-            promoted = (await one.post("/admin/config/rollout/promote", headers=ADMIN)).json()
-            assert promoted["step"] == step + 1 and promoted["state"] == "running"
-            assert promoted["decisions"][0]["decision"] == "promote"
-            assert promoted["decisions"][0]["by"] == "operator"
-            # Without credentials the controls are refused; the read view is not.
-            assert (await one.post("/admin/config/rollout/abort")).status_code in (401, 403)
-            assert (await one.post("/admin/config/rollout/bogus", headers=ADMIN)).status_code == 400
+        await eventually(held_for_a_while, timeout=5)
+        promoted = (await one.post("/admin/config/rollout/promote", headers=ADMIN)).json()
+        assert promoted["step"] == step + 1 and promoted["state"] == "running"
+        assert promoted["decisions"][0]["decision"] == "promote"
+        assert promoted["decisions"][0]["by"] == "operator"
+        # Without credentials the controls are refused; the read view is not.
+        assert (await one.post("/admin/config/rollout/abort")).status_code in (401, 403)
+        assert (await one.post("/admin/config/rollout/bogus", headers=ADMIN)).status_code == 400
 
-            async def complete() -> bool:
-                return (await view())["state"] == "complete"
+        async def complete() -> bool:
+            return (await view())["state"] == "complete"
 
-            await eventually(complete, timeout=10)
-            assert (await one.get("/config/active")).json()["version"] == b.version
-            assert (await one.post("/admin/config/rollout/pause", headers=ADMIN)).status_code == 409
+        await eventually(complete, timeout=10)
+        assert (await one.get("/config/active")).json()["version"] == b.version
+        assert (await one.post("/admin/config/rollout/pause", headers=ADMIN)).status_code == 409
 
 
 async def test_a_rollback_revision_with_an_older_bundle_activates_at_once(
