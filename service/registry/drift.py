@@ -70,6 +70,9 @@ async def compute(reg: Registry, namespace: str | None = None) -> tuple[DriftRep
     """Tally live agents per profile (one namespace, or all). Expired agents do not count."""
     fleet = reg.fleet
     active = fleet.active.version if fleet is not None else ""
+    # A rollout's canaries run the candidate on purpose: they have not drifted.
+    live = fleet.rollout if fleet is not None else None
+    candidate = live.candidate.version if live is not None else None
     tallies: dict[str, _Tally] = {}
     if fleet is not None:
         for name in fleet.active.profiles:
@@ -87,7 +90,7 @@ async def compute(reg: Registry, namespace: str | None = None) -> tuple[DriftRep
                 reported = row.doc.cfg
                 if reported is None:
                     t.unknown.append(row.doc.id)
-                elif reported == active:
+                elif reported == active or reported == candidate:
                     t.on_active += 1
                 else:
                     t.on_other.setdefault(reported, []).append(row.doc.id)
