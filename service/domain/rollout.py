@@ -106,7 +106,9 @@ class Policy(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     def hold_ms(self, step: int, heartbeat_interval: float) -> int:
         """How long step ``step`` is held before a clean gate promotes it."""
         s = self.steps[step]
-        seconds = s.hold_seconds if s.hold_seconds is not None else s.hold_intervals * heartbeat_interval
+        seconds = (
+            s.hold_seconds if s.hold_seconds is not None else s.hold_intervals * heartbeat_interval
+        )
         return int(seconds * 1000)
 
     def check_ms(self, heartbeat_interval: float) -> int:
@@ -120,8 +122,6 @@ class PolicyProblem:
 
     pointer: str
     message: str
-
-
 
 
 def _shares_problems(shares: Sequence[Any], pointer: str, at: str) -> list[PolicyProblem]:
@@ -285,7 +285,9 @@ def judge(gate: Gate, candidate: Cohort, baseline: Cohort) -> list[Breach]:
     }
     out = []
     for name in SIGNALS:
-        base_rate = 0.0 if name == "failures" or not baseline.agents else base[name] / baseline.agents
+        base_rate = (
+            0.0 if name == "failures" or not baseline.agents else base[name] / baseline.agents
+        )
         if candidate.agents >= gate.min_sample:
             rate = cand[name] / candidate.agents
             if name == "failures" and rate > limits[name]:
