@@ -16,6 +16,7 @@ from buildtime.depcheck import Checker
 from buildtime.issues import Issue, Issues
 from buildtime.project import Project
 from buildtime.render import Renderer, RenderError
+from buildtime.rollout import check_rollout, normalized_override
 from buildtime.schemas import SchemaSet
 from buildtime.values import Values, load_values, locate
 from service.bundle import DEFAULT_THRESHOLDS, Bundle, Thresholds, assemble_bundle, save_bundle
@@ -43,6 +44,7 @@ class EnvBuild:
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     catalog: dict[str, Any] = field(default_factory=dict)
     defaults: Thresholds = DEFAULT_THRESHOLDS
+    rollout: dict[str, Any] | None = None  # the manifest's defaults.rollout; None: no policy
     files: dict[str, str] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
 
@@ -115,6 +117,7 @@ class Builder:
 
         results: dict[str, EnvBuild] = {}
         plans: list[EnvPlan] = []
+        loaded: dict[str, Values] = {}
         names = self.renderer.profile_names()
         for env in envs:
             result = results[env] = EnvBuild(env=env, issues=list(self.schema_issues))
@@ -129,6 +132,7 @@ class Builder:
                 result.issues += threshold_issues
                 continue
             result.defaults = defaults
+            loaded[env] = values
             for name in sorted(values.excluded - set(names)):
                 result.issues.append(
                     Issue(
@@ -175,6 +179,11 @@ class Builder:
                     result.files[name] = self._profile_file(name)
             if plan.env in checkers:
                 result.issues += checkers[plan.env].finish()
+            # After rendering: the overrides to cross-check are in the rendered payloads.
+            rollout_issues, result.rollout = check_rollout(
+                self.project, loaded[plan.env], result.profiles, result.files
+            )
+            result.issues += rollout_issues
         if self.renderer.cache is not None:
             self.renderer.cache.save()
         return results
@@ -245,6 +254,8 @@ class Builder:
         if issues:
             return None, issues
         payload["thresholds"] = _floats(payload["thresholds"])
+        if "rollout" in payload:
+            payload["rollout"] = normalized_override(payload["rollout"])
         return payload, []
 
     def validate(self, envs: Iterable[str]) -> tuple[Issues, dict[str, EnvBuild]]:
@@ -283,6 +294,7 @@ class Builder:
             git=git,
             schema_versions=self.schemas.versions,
             defaults=build.defaults,
+            rollout=build.rollout,
             build_info=build_info,
         )
         issues.extend(self.schemas.issues("manifest", bundle.manifest, "manifest.json"))

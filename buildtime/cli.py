@@ -149,6 +149,7 @@ def _cmd_validate(args: argparse.Namespace, project: Project) -> int:
             git={},
             schema_versions=builder.schemas.versions,
             defaults=build.defaults,
+            rollout=build.rollout,
         )
         versions[env] = {"version": bundle.version, "profiles": len(build.profiles)}
     if args.format == "json":

@@ -19,7 +19,9 @@ from buildtime.issues import Issue
 
 __all__ = ["REQUIRED", "SchemaSet", "pointer_of"]
 
-# Every schema the build validates against; the manifest records each one's version.
+# Every schema the build validates against; the manifest records each one's version. A schema
+# another one refers to ($ref) is required too (rollout, for one): only when referenced, so a
+# commit from before it existed still builds with today's code (diff, promote, history).
 REQUIRED = ("profile", "values", "catalog", "thresholds", "manifest")
 SUFFIX = ".schema.json"
 
@@ -32,6 +34,22 @@ def pointer_of(path: Any) -> str:
 
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
+
+
+def _file_refs(node: Any) -> Iterator[str]:
+    """The schemas ``node`` refers to in other files (``x.schema.json#/$defs/y`` -> ``x``)."""
+    children: Any = ()
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            target = ref.split("#", 1)[0].rsplit("/", 1)[-1]
+            if target.endswith(SUFFIX):
+                yield target.removesuffix(SUFFIX)
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    for child in children:
+        yield from _file_refs(child)
 
 
 def _shorten(message: str, limit: int = 240) -> str:
@@ -93,12 +111,18 @@ class SchemaSet:
                 issues.append(
                     Issue("schema-invalid", f"not valid JSON: {exc.msg}", files[name], exc.lineno)
                 )
-        for name in REQUIRED:
-            if name not in documents and name not in files:
+        refs = {name: set(_file_refs(doc)) for name, doc in documents.items()}
+        needed: dict[str, str | None] = dict.fromkeys(REQUIRED)
+        for name in sorted(refs):
+            for ref in sorted(refs[name]):
+                needed.setdefault(ref, files[name])
+        for name, referrer in needed.items():
+            if name not in files:
                 issues.append(
                     Issue(
                         "schema-missing",
-                        f"schema {name}{SUFFIX} is missing",
+                        f"schema {name}{SUFFIX} is missing"
+                        + (f" (referenced by {referrer})" if referrer else ""),
                         f"{rel}/{name}{SUFFIX}",
                         hint="every config file is validated; restore the schema from git",
                     )
@@ -110,6 +134,8 @@ class SchemaSet:
         validators: dict[str, Draft202012Validator] = {}
         versions: dict[str, str] = {}
         for name, doc in documents.items():
+            if not refs[name] <= documents.keys():
+                continue  # its $refs would not resolve while validating; reported above
             try:
                 Draft202012Validator.check_schema(doc)
             except SchemaError as exc:

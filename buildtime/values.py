@@ -110,7 +110,13 @@ def locate(project: Project, files: tuple[str, ...], pointer: str) -> tuple[str,
             continue
         node = doc
         for part in pointer.strip("/").split("/"):
-            node = node.get(part) if isinstance(node, dict) else None
+            key = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, dict):
+                node = node.get(key)
+            elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                node = node[int(key)]  # e.g. /defaults/rollout/steps/1/share
+            else:
+                node = None
         if node is not None:
             return rel, line_of_pointer(text, path.suffix, pointer)
     return (files[-1] if files else ""), None

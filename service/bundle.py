@@ -285,13 +285,16 @@ def assemble_bundle(
     git: Mapping[str, Any],
     schema_versions: Mapping[str, str],
     defaults: Thresholds = DEFAULT_THRESHOLDS,
-    build_info: Mapping[str, Any] | None = None,
     rollout: Mapping[str, Any] | None = None,
+    build_info: Mapping[str, Any] | None = None,
 ) -> Bundle:
     """Build a bundle in memory (``path`` is ``None``); :func:`write_bundle` persists one.
 
-    ``build_info`` (build time, host) is recorded in the manifest but not hashed; leave it
-    out for byte-identical output.
+    ``rollout`` is the rollout policy, written to ``defaults.rollout`` as given (buildtime
+    normalises it; one that breaks the rule raises :class:`BundleError`). ``None`` writes no
+    key, so a bundle without a policy keeps the manifest, and the version, it had before
+    policies existed. ``build_info`` (build time, host) is recorded in the manifest but not
+    hashed; leave it out for byte-identical output.
     """
     files: dict[str, bytes] = {CATALOG: canonical_json(catalog)}
     for name in sorted(profiles):
@@ -302,11 +305,17 @@ def assemble_bundle(
         "format": FORMAT,
         "environment": environment,
         "schema_versions": dict(schema_versions),
-        # A policy only when there is one: bundles without keep their versions.
-        "defaults": {"thresholds": defaults.to_dict(), **({"rollout": rollout} if rollout else {})},
+        "defaults": {"thresholds": defaults.to_dict()},
         "files": {name: sha256_digest(data) for name, data in files.items()},
         "git": dict(git),
     }
+    if rollout is not None:
+        try:
+            Policy.parse(dict(rollout))
+        except ValueError as exc:
+            # Refused here rather than by every replica that would load the bundle.
+            raise BundleError(f"invalid rollout policy: {exc}") from None
+        manifest["defaults"]["rollout"] = dict(rollout)
     if build_info:
         manifest["build"] = dict(build_info)
     manifest["version"] = _version_of(manifest)
@@ -366,8 +375,8 @@ def write_bundle(
     git: Mapping[str, Any],
     schema_versions: Mapping[str, str],
     defaults: Thresholds = DEFAULT_THRESHOLDS,
-    build_info: Mapping[str, Any] | None = None,
     rollout: Mapping[str, Any] | None = None,
+    build_info: Mapping[str, Any] | None = None,
 ) -> Bundle:
     """Assemble a bundle and write it to ``out_dir`` (replacing an older bundle there)."""
     bundle = assemble_bundle(
@@ -377,7 +386,7 @@ def write_bundle(
         git=git,
         schema_versions=schema_versions,
         defaults=defaults,
-        build_info=build_info,
         rollout=rollout,
+        build_info=build_info,
     )
     return save_bundle(bundle, out_dir)

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -218,3 +219,45 @@ def test_canonical_json_is_sorted_and_compact() -> None:
     assert canonical_json({"b": 1, "a": [1, {"d": None, "c": "é"}]}) == (
         '{"a":[1,{"c":"é","d":null}],"b":1}'.encode()
     )
+
+
+POLICY = {"steps": [{"share": 10.0}, {"share": 100.0}], "gate": {"max_failure_rate": 0.01}}
+
+
+def _write_plain(out: Path, **rollout: Any) -> str:
+    """A one-profile bundle; ``rollout`` passed on only when given (as older callers do)."""
+    bundle = write_bundle(
+        out,
+        profiles={"alpha": {"profile": "alpha", "major_keys": []}},
+        catalog={"capabilities": []},
+        environment="prod",
+        git=GIT,
+        schema_versions={"profile": "1"},
+        **rollout,
+    )
+    return bundle.version
+
+
+def test_a_bundle_without_a_policy_keeps_its_version(tmp_path: Path) -> None:
+    before = _write_plain(tmp_path / "a")  # as written before rollout policies existed
+    assert _write_plain(tmp_path / "b", rollout=None) == before
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert "rollout" not in load_bundle(tmp_path / "b").manifest["defaults"]
+
+
+def test_a_policy_is_content_and_round_trips(tmp_path: Path) -> None:
+    version = _write_plain(tmp_path / "a", rollout=POLICY)
+    assert version != _write_plain(tmp_path / "b")
+    loaded = load_bundle(tmp_path / "a")
+    assert loaded.version == version
+    assert loaded.manifest["defaults"]["rollout"] == POLICY
+    policy = loaded.rollout_policy
+    assert policy is not None
+    assert policy.shares_for(None) == (10.0, 100.0)
+    assert policy.gate.max_failure_rate == 0.01
+
+
+def test_a_policy_breaking_the_rule_is_refused_when_written(tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match=r"/steps/1/share: the last step's share must be 100"):
+        _write_plain(tmp_path / "a", rollout={"steps": [{"share": 10.0}, {"share": 50.0}]})
+    assert not (tmp_path / "a").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from buildtime.difftext import format_diff
 from service.bundle import Bundle, assemble_bundle
 from service.bundle_diff import diff_bundles
 
@@ -73,3 +74,36 @@ def test_type_change_is_a_change() -> None:
     b = _bundle({"p": _profile("p", n=1.0)})
     [p] = diff_bundles(a, b).profiles
     assert p.changed == ["/config/n"]
+
+
+def test_a_changed_rollout_policy_shows_under_defaults() -> None:
+    steps = [{"share": 5.0}, {"share": 100.0}]
+    a = _bundle({"p": _profile("p")})
+    b = assemble_bundle(
+        profiles={"p": _profile("p")},
+        catalog={"capabilities": []},
+        environment="dev",
+        git={},
+        schema_versions={},
+        rollout={"steps": steps, "gate": {"min_sample": 10}},
+    )
+    c = assemble_bundle(
+        profiles={"p": _profile("p")},
+        catalog={"capabilities": []},
+        environment="dev",
+        git={},
+        schema_versions={},
+        rollout={"steps": [{"share": 20.0}, *steps[1:]], "gate": {"min_sample": 5}},
+    )
+    added = diff_bundles(a, b)
+    assert [(d.path, d.kind) for d in added.defaults] == [("/rollout", "added")]
+    assert not added.identical
+    assert added.major is False  # a policy changes how config is activated, not the agents
+
+    changed = diff_bundles(b, c)
+    assert [(d.path, d.kind) for d in changed.defaults] == [
+        ("/rollout/gate/min_sample", "changed"),
+        ("/rollout/steps", "changed"),  # lists compare whole
+    ]
+    text = format_diff(changed)
+    assert "defaults:\n    ~ /rollout/gate/min_sample: 10 -> 5\n    ~ /rollout/steps: " in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -216,3 +217,42 @@ def test_bad_defaults_thresholds_in_toml_values_name_the_file(make_project: Make
         "templates/values/prod.toml",
         "/defaults/thresholds/expire_after",
     )
+
+
+def _drop_rollout_schema(root: Path, *, keep_refs: bool) -> None:
+    """Delete ``rollout.schema.json`` and, unless ``keep_refs``, every reference to it."""
+    (root / "schemas/rollout.schema.json").unlink()
+    if keep_refs:
+        return
+    for name, where in (
+        ("values", ("properties", "defaults", "properties")),
+        ("manifest", ("properties", "defaults", "properties")),
+        ("profile", ("properties",)),
+    ):
+        path = root / f"schemas/{name}.schema.json"
+        doc = json.loads(path.read_text())
+        node = doc
+        for key in where:
+            node = node[key]
+        del node["rollout"]
+        path.write_text(json.dumps(doc))
+
+
+def test_inputs_from_before_rollout_policies_still_build(make_project: MakeProject) -> None:
+    # diff, promote and history build old commits with today's code: their schemas have no
+    # rollout.schema.json, and nothing refers to it.
+    root = make_project()  # the mini project: no policy in its values
+    _drop_rollout_schema(root, keep_refs=False)
+    assert _issues(root, "prod") == []
+    git = {"commit": None, "tag": None, "branch": None, "dirty": None}
+    bundle = Builder(Project.load(root), environ={}).assemble("prod", git)
+    assert "rollout" not in bundle.manifest["schema_versions"]
+    assert bundle.rollout_policy is None
+
+
+def test_a_referenced_schema_that_is_missing_is_an_issue(make_project: MakeProject) -> None:
+    root = make_project()
+    _drop_rollout_schema(root, keep_refs=True)
+    issues = _issues(root, "prod")
+    assert {(i.code, i.file) for i in issues} == {("schema-missing", "schemas/rollout.schema.json")}
+    assert "referenced by schemas/manifest.schema.json" in issues[0].message
