@@ -90,7 +90,7 @@ async def compute(reg: Registry, namespace: str | None = None) -> tuple[DriftRep
                 reported = row.doc.cfg
                 if reported is None:
                     t.unknown.append(row.doc.id)
-                elif reported == active or reported == candidate:
+                elif reported in (active, candidate):
                     t.on_active += 1
                 else:
                     t.on_other.setdefault(reported, []).append(row.doc.id)
