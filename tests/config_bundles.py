@@ -74,3 +74,15 @@ def worker_bundle(
 def worker(agent_id: str, **extra: Any) -> dict[str, Any]:
     """A heartbeat body of an agent on the ``worker`` profile of :func:`worker_bundle`."""
     return agent(agent_id, tool("search", "search"), profile="worker", **extra)
+
+
+def client_registration(agent_id: str) -> dict[str, Any]:
+    """A ``RegistryClient`` registration of an agent on the ``worker`` profile."""
+    return {
+        "agent_id": agent_id,
+        "name": "worker",
+        "profile": "worker",
+        "http_host": "127.0.0.1",
+        "http_port": 9100,
+        "tools": [{"function_name": "search", "capability": "search"}],
+    }

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from service.domain.rollout import Cohort, Signal, judge
@@ -42,21 +42,6 @@ _EVENTS = 10_000  # restart events read per namespace and check, at most
 
 
 @dataclass
-class _Tally:
-    agents: int = 0
-    applied: int = 0
-    failed: int = 0
-    degraded: int = 0
-    expired: int = 0
-    restarted: int = 0
-
-    def freeze(self) -> Cohort:
-        return Cohort(
-            self.agents, self.applied, self.failed, self.degraded, self.expired, self.restarted
-        )
-
-
-@dataclass
 class Measure:
     """Both cohorts of each profile, and the agents that report no version (never gate)."""
 
@@ -74,7 +59,7 @@ async def measure(fleet: FleetConfig, reg: Registry, live: LiveRollout) -> Measu
     restarts are the ``restart`` events since then (heartbeat.lua).
     """
     s = live.state
-    tallies: dict[tuple[str, bool], _Tally] = defaultdict(_Tally)
+    tallies: dict[tuple[str, bool], Counter[str]] = defaultdict(Counter)
     not_gating: dict[str, int] = defaultdict(int)
     pending: dict[str, int] = defaultdict(int)
     placed: dict[tuple[str, str], tuple[str, bool]] = {}
@@ -93,17 +78,14 @@ async def measure(fleet: FleetConfig, reg: Registry, live: LiveRollout) -> Measu
                 on = doc.cfg == s.candidate or s.step >= live.entry(doc.prof, doc.id)
                 t = tallies[(doc.prof, on)]
                 placed[(ns, doc.id)] = (doc.prof, on)
-                t.agents += 1
+                t["agents"] += 1
                 if row.live is None:
-                    t.expired += 1
+                    t["expired"] += 1
                 elif row.live.status == "degraded":
-                    t.degraded += 1
+                    t["degraded"] += 1
                 target = s.candidate if on else s.baseline
                 if doc.cfg == target:
-                    if doc.cs == "failed":
-                        t.failed += 1
-                    else:
-                        t.applied += 1
+                    t["failed" if doc.cs == "failed" else "applied"] += 1
                 elif row.live is not None:
                     pending[doc.prof] += on
             if not after:
@@ -114,10 +96,10 @@ async def measure(fleet: FleetConfig, reg: Registry, live: LiveRollout) -> Measu
                 restarted.add(ev.fields.get("a", ""))
         for agent_id in restarted:
             if (ns, agent_id) in placed:
-                tallies[placed[(ns, agent_id)]].restarted += 1
+                tallies[placed[(ns, agent_id)]]["restarted"] += 1
     out = Measure(not_gating=dict(not_gating), pending=dict(pending))
     for (profile, on), t in tallies.items():
-        (out.candidate if on else out.baseline)[profile] = t.freeze()
+        (out.candidate if on else out.baseline)[profile] = Cohort(**t)
     return out
 
 

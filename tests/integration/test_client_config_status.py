@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from config_bundles import worker_bundle
+from config_bundles import client_registration, worker_bundle
 from support import RedisServer, RegistryProcess, eventually, start_registry
 
 from service.client import Backoff, ConfigUpdate, RegistryClient
@@ -21,17 +21,6 @@ from service.store.keys import Keys
 pytestmark = pytest.mark.timeout(60)
 
 INTERVAL = 0.3  # the worker profile's heartbeat_interval (tests/config_bundles.py)
-
-
-def _registration(agent_id: str) -> dict[str, Any]:
-    return {
-        "agent_id": agent_id,
-        "name": "worker",
-        "profile": "worker",
-        "http_host": "127.0.0.1",
-        "http_port": 9100,
-        "tools": [{"function_name": "search", "capability": "search"}],
-    }
 
 
 async def test_clients_report_a_failed_and_a_clean_apply(
@@ -60,7 +49,7 @@ async def test_clients_report_a_failed_and_a_clean_apply(
     bad, good = (
         RegistryClient(
             [replica.url],
-            _registration(agent_id),
+            client_registration(agent_id),
             interval=INTERVAL,
             backoff=Backoff(base=0.05, cap=0.5),
             on_config=callback,

@@ -10,11 +10,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from config_bundles import worker_bundle
+from config_bundles import client_registration, worker_bundle
 from support import RegistryProcess, eventually, free_port, registry_env, start_registry, wait_http
 
 from service.client import Backoff, ConfigUpdate, RegistryClient, RestartRequired
@@ -49,17 +48,6 @@ def _env(redis_url: str, bundle: Path, revision: int) -> dict[str, str]:
     }
 
 
-def _registration(agent_id: str) -> dict[str, Any]:
-    return {
-        "agent_id": agent_id,
-        "name": "worker",
-        "profile": "worker",
-        "http_host": "127.0.0.1",
-        "http_port": 9100,
-        "tools": [{"function_name": "search", "capability": "search"}],
-    }
-
-
 class Agent:
     """One simulated agent: a RegistryClient recording every config it applies."""
 
@@ -67,7 +55,7 @@ class Agent:
         self.applied: list[ConfigUpdate] = []
         self.client = RegistryClient(
             urls,
-            _registration(agent_id),
+            client_registration(agent_id),
             cache_dir=cache,
             interval=INTERVAL,
             backoff=Backoff(base=0.05, cap=0.5),

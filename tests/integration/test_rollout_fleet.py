@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from config_bundles import worker_bundle
+from config_bundles import client_registration, worker_bundle
 from support import RegistryProcess, eventually, start_registry
 
 from service.bundle import Bundle
@@ -70,14 +70,7 @@ class Agent:
         self.bad = bad
         self.client = RegistryClient(
             urls,
-            {
-                "agent_id": agent_id,
-                "name": "worker",
-                "profile": "worker",
-                "http_host": "127.0.0.1",
-                "http_port": 9100,
-                "tools": [{"function_name": "search", "capability": "search"}],
-            },
+            client_registration(agent_id),
             interval=INTERVAL,
             backoff=Backoff(base=0.05, cap=0.5),
             on_config=self._apply,
