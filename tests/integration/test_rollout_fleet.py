@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +28,6 @@ THRESHOLDS = Thresholds(
 CHECK = 0.25  # the gate's period
 TOKEN = "s3cret"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def replicas() -> Iterator[list[RegistryProcess]]:
-    started: list[RegistryProcess] = []
-    yield started
-    for proc in started:
-        proc.stop()
 
 
 def _start(workdir: Path, redis_url: str, bundle: Bundle, revision: int) -> RegistryProcess:
@@ -116,7 +107,7 @@ async def _fleet(urls: list[str], n: int, bad: str | None = None) -> list[Agent]
 
 
 async def test_the_rollout_walks_10_50_100_with_sticky_cohorts_on_both_replicas(
-    tmp_path: Path, redis_url: str, replicas: list[RegistryProcess]
+    tmp_path: Path, redis_url: str, processes: list[RegistryProcess]
 ) -> None:
     shares = (10.0, 50.0, 100.0)
     a = worker_bundle(tmp_path / "a", greeting="hi", thresholds=THRESHOLDS)
@@ -124,13 +115,13 @@ async def test_the_rollout_walks_10_50_100_with_sticky_cohorts_on_both_replicas(
         tmp_path / "b", greeting="hello", thresholds=THRESHOLDS, rollout=_policy(*shares, hold=3)
     )
     old = _start(tmp_path, redis_url, a, 1)
-    replicas.append(old)
+    processes.append(old)
     fleet = await _fleet([old.url], 200)
     ids = [x.id for x in fleet]
     try:
         await eventually(lambda: _all_on(fleet, a.version), timeout=30, every=0.1)
         new = _start(tmp_path, redis_url, b, 2)
-        replicas.append(new)
+        processes.append(new)
         for x in fleet[::2]:  # half the fleet fails over to the new replica
             x.client.urls = [new.url, old.url]
         async with httpx.AsyncClient(timeout=10) as http:
@@ -159,19 +150,19 @@ async def test_the_rollout_walks_10_50_100_with_sticky_cohorts_on_both_replicas(
 
 
 async def test_a_payload_that_fails_to_apply_is_rolled_back_and_never_leaves_its_cohort(
-    tmp_path: Path, redis_url: str, replicas: list[RegistryProcess]
+    tmp_path: Path, redis_url: str, processes: list[RegistryProcess]
 ) -> None:
     a = worker_bundle(tmp_path / "a", greeting="hi", thresholds=THRESHOLDS)
     b = worker_bundle(
         tmp_path / "b", greeting="bad", thresholds=THRESHOLDS, rollout=_policy(10, 100, hold=60)
     )
     one, two = _start(tmp_path, redis_url, a, 1), _start(tmp_path, redis_url, a, 1)
-    replicas += [one, two]
+    processes += [one, two]
     fleet = await _fleet([one.url, two.url], 200, bad=b.version)
     ids = [x.id for x in fleet]
     try:
         await eventually(lambda: _all_on(fleet, a.version), timeout=30, every=0.1)
-        replicas.append(_start(tmp_path, redis_url, b, 2))
+        processes.append(_start(tmp_path, redis_url, b, 2))
         async with httpx.AsyncClient(timeout=10) as http:
             view = await eventually(lambda: _open(http, one.url), timeout=10)
             cohort = _cohort(view["id"], ids, (10, 100), 0)
@@ -196,7 +187,7 @@ async def test_a_payload_that_fails_to_apply_is_rolled_back_and_never_leaves_its
 
 
 async def test_dead_canaries_expire_and_the_gate_rolls_back(
-    tmp_path: Path, redis_url: str, replicas: list[RegistryProcess]
+    tmp_path: Path, redis_url: str, processes: list[RegistryProcess]
 ) -> None:
     a = worker_bundle(tmp_path / "a", greeting="hi", thresholds=THRESHOLDS)
     b = worker_bundle(
@@ -207,11 +198,11 @@ async def test_dead_canaries_expire_and_the_gate_rolls_back(
         rollout=_policy(20, 100, hold=60, max_degraded_excess=1.0),
     )
     old = _start(tmp_path, redis_url, a, 1)
-    replicas.append(old)
+    processes.append(old)
     fleet = await _fleet([old.url], 60)
     try:
         await eventually(lambda: _all_on(fleet, a.version), timeout=30, every=0.1)
-        replicas.append(_start(tmp_path, redis_url, b, 2))
+        processes.append(_start(tmp_path, redis_url, b, 2))
         async with httpx.AsyncClient(timeout=10) as http:
             view = await eventually(lambda: _open(http, old.url), timeout=10)
             cohort = _cohort(view["id"], [x.id for x in fleet], (20, 100), 0)
@@ -227,23 +218,23 @@ async def test_dead_canaries_expire_and_the_gate_rolls_back(
 
 
 async def test_the_other_replica_finishes_the_rollout_when_the_leader_is_killed(
-    tmp_path: Path, redis_url: str, replicas: list[RegistryProcess]
+    tmp_path: Path, redis_url: str, processes: list[RegistryProcess]
 ) -> None:
     a = worker_bundle(tmp_path / "a", greeting="hi", thresholds=THRESHOLDS)
     b = worker_bundle(
         tmp_path / "b", greeting="hello", thresholds=THRESHOLDS, rollout=_policy(30, 100, hold=2)
     )
-    replicas += [_start(tmp_path, redis_url, a, 1)]
-    replicas += [_start(tmp_path, redis_url, b, 2), _start(tmp_path, redis_url, b, 2)]
-    urls = [r.url for r in replicas]
+    processes += [_start(tmp_path, redis_url, a, 1)]
+    processes += [_start(tmp_path, redis_url, b, 2), _start(tmp_path, redis_url, b, 2)]
+    urls = [r.url for r in processes]
     fleet = await _fleet(urls, 50)
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             await eventually(lambda: _open(http, urls[0]), timeout=20)
-            leader = await eventually(lambda: _leader(http, replicas), timeout=20)
+            leader = await eventually(lambda: _leader(http, processes), timeout=20)
             assert (await _rollout(http, urls[0]))["state"] == "running"  # mid-rollout
             leader.proc.kill()  # SIGKILL: no withdrawal, the lease lapses
-            alive = next(r for r in replicas if r is not leader)
+            alive = next(r for r in processes if r is not leader)
             done = await eventually(lambda: _state(http, alive.url, "complete"), timeout=40)
             assert done["decisions"][0]["decision"] == "complete"
             await eventually(lambda: _all_on(fleet, b.version), timeout=15, every=0.1)
@@ -280,9 +271,9 @@ async def _at_step(http: httpx.AsyncClient, url: str, step: int) -> bool:
 
 
 async def _leader(
-    http: httpx.AsyncClient, replicas: list[RegistryProcess]
+    http: httpx.AsyncClient, processes: list[RegistryProcess]
 ) -> RegistryProcess | None:
-    for r in replicas:
+    for r in processes:
         text = (await http.get(f"{r.url}/metrics")).text
         if "registry_rollout_leader 1.0" in text:
             return r
