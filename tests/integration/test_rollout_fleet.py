@@ -130,12 +130,19 @@ async def test_the_rollout_walks_10_50_100_with_sticky_cohorts_on_both_replicas(
             fractions = []
             for step, share in enumerate(shares):
                 cohort = _cohort(rid, ids, shares, step)
-                # The cohort gets the candidate, and nobody else does.
-                await eventually(lambda c=cohort: _exactly(fleet, b.version, c), timeout=15)  # type: ignore[misc]
                 fractions.append(100 * len(cohort) / len(ids))
                 assert abs(fractions[-1] - share) <= 5, (step, fractions)
-                if step < len(shares) - 1:
-                    await eventually(lambda s=step: _at_step(http, new.url, s + 1), timeout=20)  # type: ignore[misc]
+
+                async def reached(c: set[str] = cohort) -> bool:
+                    # Nobody outside the cohort of the step the replicas are at (read after
+                    # the agents, so it is at least the step they were served at) has B.
+                    on_b = _on(fleet, b.version)
+                    view = await _rollout(http, new.url)
+                    now = len(shares) - 1 if view["state"] == "complete" else view["step"]
+                    assert on_b <= _cohort(rid, ids, shares, now), now
+                    return on_b >= c
+
+                await eventually(reached, timeout=15)
             done = await eventually(lambda: _state(http, old.url, "complete"), timeout=20)
             decisions = [d["decision"] for d in reversed(done["decisions"])]
             assert decisions == ["start", "promote", "promote", "complete"]
@@ -222,13 +229,18 @@ async def test_the_other_replica_finishes_the_rollout_when_the_leader_is_killed(
 ) -> None:
     a = worker_bundle(tmp_path / "a", greeting="hi", thresholds=THRESHOLDS)
     b = worker_bundle(
-        tmp_path / "b", greeting="hello", thresholds=THRESHOLDS, rollout=_policy(30, 100, hold=2)
+        tmp_path / "b", greeting="hello", thresholds=THRESHOLDS, rollout=_policy(30, 100, hold=4)
     )
     processes += [_start(tmp_path, redis_url, a, 1)]
-    processes += [_start(tmp_path, redis_url, b, 2), _start(tmp_path, redis_url, b, 2)]
-    urls = [r.url for r in processes]
-    fleet = await _fleet(urls, 50)
+    fleet = await _fleet([processes[0].url], 50)
     try:
+        # The fleet is on A before B's replicas start: a rollout with no versioned agent
+        # has nothing to judge and would be promoted through before the kill.
+        await eventually(lambda: _all_on(fleet, a.version), timeout=30, every=0.1)
+        processes += [_start(tmp_path, redis_url, b, 2), _start(tmp_path, redis_url, b, 2)]
+        urls = [r.url for r in processes]
+        for i, x in enumerate(fleet):
+            x.client.urls = urls[i % 3 :] + urls[: i % 3]
         async with httpx.AsyncClient(timeout=10) as http:
             await eventually(lambda: _open(http, urls[0]), timeout=20)
             leader = await eventually(lambda: _leader(http, processes), timeout=20)
@@ -263,11 +275,6 @@ async def _open(http: httpx.AsyncClient, url: str) -> dict[str, Any] | None:
 async def _state(http: httpx.AsyncClient, url: str, state: str) -> dict[str, Any] | None:
     view = await _rollout(http, url)
     return view if view["state"] == state else None
-
-
-async def _at_step(http: httpx.AsyncClient, url: str, step: int) -> bool:
-    view = await _rollout(http, url)
-    return view["state"] == "complete" or (view["step"] or 0) >= step
 
 
 async def _leader(
