@@ -64,12 +64,19 @@ async def measure(fleet: FleetConfig, reg: Registry, live: LiveRollout) -> Measu
     pending: dict[str, int] = defaultdict(int)
     placed: dict[tuple[str, str], tuple[str, bool]] = {}
     for ns in await reg.store.namespaces():
+        restarted = {
+            ev.fields.get("a", "")
+            for ev in await reg.store.events(ns, f"{s.started_ms}-0", "+", _EVENTS)
+            if ev.fields.get("t") == "restart"
+        }
         after = ""
         while True:
             rows, after = await reg.store.list_agents(ns, after, _PAGE)
             for row in rows:
                 doc = row.doc
-                if doc.cfg is None:
+                if doc.cfg is None and doc.id not in restarted:
+                    # A restarted agent reports no version until it is served one again:
+                    # it stays in its cohort, where its restart counts.
                     if row.live is not None:
                         not_gating[doc.prof] += 1
                     continue
@@ -90,10 +97,6 @@ async def measure(fleet: FleetConfig, reg: Registry, live: LiveRollout) -> Measu
                     pending[doc.prof] += on
             if not after:
                 break
-        restarted = set()
-        for ev in await reg.store.events(ns, f"{s.started_ms}-0", "+", _EVENTS):
-            if ev.fields.get("t") == "restart":
-                restarted.add(ev.fields.get("a", ""))
         for agent_id in restarted:
             if (ns, agent_id) in placed:
                 tallies[placed[(ns, agent_id)]]["restarted"] += 1

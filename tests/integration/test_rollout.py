@@ -171,3 +171,45 @@ async def test_a_rollback_revision_with_an_older_bundle_activates_at_once(
         async with app_client(bundle_dir=a.path, deploy_revision=3, **FAST):
             await eventually(lambda: active_is(a.version), timeout=5)
             assert (await one.get("/config/rollout")).json()["state"] == "none"
+
+
+async def test_restarts_in_the_candidate_cohort_are_counted_and_trip_the_gate(
+    app_client: ClientFactory, tmp_path: Path
+) -> None:
+    a = worker_bundle(tmp_path / "a", model="small")
+    b = worker_bundle(tmp_path / "b", model="large", rollout=policy(50, 100, hold=30))
+    ids = [f"w-{i}" for i in range(40)]
+    async with app_client(bundle_dir=a.path, deploy_revision=1, **FAST) as one:
+        for i in ids:
+            await _beat(one, i, a.version)
+        async with app_client(bundle_dir=b.path, deploy_revision=2, **FAST):
+
+            async def view() -> dict[str, Any]:
+                return dict((await one.get("/config/rollout")).json())
+
+            async def running() -> dict[str, Any] | None:
+                v = await view()
+                return v if v["state"] == "running" else None
+
+            rid = (await eventually(running, timeout=5))["id"]
+            cohort = [i for i in ids if entry_step(bucket("worker", i, rid), (50, 100)) == 0]
+            for i in ids:
+                served = await _beat(one, i, a.version)
+                await _beat(one, i, served["version"], config_status="applied")
+            # A canary's process starts again without its state: no version in its POST.
+            await _beat(one, cohort[0], None)
+            events = (await one.get("/events", params={"type": "restart"})).json()["events"]
+            assert [e["agent_id"] for e in events] == [cohort[0]]
+            (w,) = (await view())["profiles"]
+            assert w["candidate"]["restarted"] == 1 and w["baseline"]["restarted"] == 0
+            restarts = next(s for s in w["signals"] if s["signal"] == "restarts")
+            assert restarts["breached"] is False  # 1 in ~20 is within the 0.10 excess
+            for i in cohort[1:4]:
+                await _beat(one, i, None)
+
+            async def rolled_back() -> dict[str, Any] | None:
+                v = await view()
+                return v if v["state"] == "rolled-back" else None
+
+            done = await eventually(rolled_back, timeout=5)
+            assert "restarts" in done["reason"]
