@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from agents_data import agent, tool
+from config_bundles import worker_bundle
 from support import RegistryProcess, start_registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,3 +71,51 @@ def test_capability_injection_examples_run(
     # The assignment took effect: the agent's next heartbeat carries it.
     answer = httpx.post(f"{reg.url}/heartbeat", json=body, timeout=5).json()
     assert {"name": "weather-forecast", "version": "1.2.0"} in answer["capabilities"]["assigned"]
+
+
+def test_rollout_examples_run_against_a_running_rollout(
+    redis_url: str, tmp_path: Path, processes: list[RegistryProcess]
+) -> None:
+    """The ```sh block after "Config rollouts with a health gate": read, pause, resume,
+    promote and abort a real rollout, in that order, each answered 2xx."""
+    if shutil.which("curl") is None:
+        pytest.fail("curl is not installed")
+    text = (REPO / "README.md").read_text()
+    section = text.split("Config rollouts with a health gate", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, flags=re.S)
+    assert match, "no sh block after 'Config rollouts with a health gate'"
+    a = worker_bundle(tmp_path / "a", greeting="hi")
+    policy = {"steps": [{"share": 50, "hold_seconds": 600}, {"share": 100}]}
+    b = worker_bundle(tmp_path / "b", greeting="hello", rollout=policy)
+    for bundle, revision in ((a, 1), (b, 2)):
+        processes.append(
+            start_registry(
+                tmp_path,
+                REGISTRY_REDIS_URL=redis_url,
+                REGISTRY_BUNDLE_DIR=str(bundle.path),
+                REGISTRY_DEPLOY_REVISION=str(revision),
+                REGISTRY_ADMIN_TOKEN=TOKEN,
+            )
+        )
+    url = processes[0].url
+    state = httpx.get(f"{url}/config/rollout", timeout=5).json()["state"]
+    assert state == "running"
+    script = (
+        match.group(1)
+        .replace("localhost:8000", url)
+        .replace("curl ", "curl --fail-with-body -sS -o /dev/null ")
+    )
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env={"T": TOKEN, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert script.count("curl ") == 5
+    view = httpx.get(f"{url}/config/rollout", timeout=5).json()
+    assert view["state"] == "aborted"
+    assert [d["decision"] for d in reversed(view["decisions"])] == [
+        "start", "pause", "resume", "promote", "aborted"
+    ]  # fmt: skip
