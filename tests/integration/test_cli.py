@@ -336,6 +336,9 @@ def test_rollout_status_and_operator_actions(
         json.loads(cli("config", "active", "-o", "json", url=old.url).stdout)["version"]
         == a.version
     )
+    too_long = cli("rollout", "pause", "--reason", "x" * 201, "--token", TOKEN, url=old.url)
+    assert too_long.returncode == 1 and "400" in too_long.stderr, too_long.stderr
+    assert "(field: reason)" in too_long.stderr
     closed = cli("rollout", "promote", "--token", TOKEN, url=old.url)
     assert closed.returncode == 1 and "no rollout is running or paused" in closed.stderr
     usage = cli("rollout", "--reason", "why", url=old.url)
