@@ -71,6 +71,18 @@ def worker_bundle(
     )
 
 
+def rollout_policy(*shares: float, hold: float = 30.0, **gate: float) -> dict[str, Any]:
+    """A rollout policy of steps of ``shares`` (%) held ``hold`` s; gate checks every 0.1 s.
+
+    The default hold is long, so a test's rollout stays on a step until an operator acts.
+    """
+    return {
+        "steps": [{"share": s, "hold_seconds": hold} for s in shares],
+        "gate": {"min_sample": 5, **gate},
+        "check_seconds": 0.1,
+    }
+
+
 def worker(agent_id: str, **extra: Any) -> dict[str, Any]:
     """A heartbeat body of an agent on the ``worker`` profile of :func:`worker_bundle`."""
     return agent(agent_id, tool("search", "search"), profile="worker", **extra)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, delete, post, put
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from service.domain.catalog import ValidationResult
 from service.registry import admin, agents, rollout_admin
@@ -22,7 +22,7 @@ from service.registry.admin import (
     PinState,
 )
 from service.registry.agents import OwnerBody, Ownership
-from service.registry.rollout_admin import Action, RolloutView
+from service.registry.rollout_admin import REASON_MAX_LENGTH, Action, RolloutView
 
 from .params import AgentIdPath
 from .wiring import JsonBody, Reg, bundle_guard, get, problems
@@ -121,12 +121,19 @@ class RolloutController(Controller):
             Action,
             PathParameter(description="pause | resume | promote | abort"),
         ],
+        reason: Annotated[
+            str,
+            QueryParameter(
+                max_length=REASON_MAX_LENGTH,
+                description="Why, for the decision history (default: '<action> by an operator')",
+            ),
+        ] = "",
     ) -> RolloutView:
         """Abort makes the baseline active for everyone at once (a new generation), and the
         candidate stays refused until another bundle is deployed; promote skips the rest of
         the step's hold (past the last step the candidate becomes active). 409 when no
         rollout is open or the action does not fit its state (resume a running one)."""
-        return await rollout_admin.control(reg, action)
+        return await rollout_admin.control(reg, action, reason)
 
 
 class OwnershipController(Controller):

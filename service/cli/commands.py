@@ -17,6 +17,9 @@ from service.models import AgentStatus, ProviderStatus
 
 FOLLOW_WAIT = "25s"  # long-poll window asked of a server that supports ?follow=true
 FOLLOW_PAUSE = 1.0  # seconds between polls when the server answers at once
+# The actions of POST /admin/config/rollout/{action} (service.registry.rollout_admin.ACTIONS,
+# not imported: the CLI loads no server code; a test checks the two agree).
+ROLLOUT_ACTIONS = ("pause", "resume", "promote", "abort")
 
 
 def add_parsers(sub: Any) -> None:
@@ -78,6 +81,18 @@ def add_parsers(sub: Any) -> None:
     p = cmd("config", "the active bundle, published versions, or a diff of two", config)
     p.add_argument("what", choices=("active", "versions", "diff"))
     p.add_argument("versions", nargs="*", metavar="VERSION", help="diff: FROM TO")
+
+    p = cmd(
+        "rollout",
+        "the config rollout: step, cohorts, gate signals, decisions; or pause, resume, "
+        "promote or abort it (admin token)",
+        rollout,
+    )
+    p.add_argument(
+        "action", nargs="?", choices=ROLLOUT_ACTIONS, help="change the open rollout (admin scope)"
+    )
+    p.add_argument("--reason", help="with an action: why, kept in the decision history")
+    p.add_argument("--decisions", type=int, default=10, help="decisions shown (table output)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -365,3 +380,115 @@ def config(api: Api, args: argparse.Namespace) -> int:
         title = f"{body['from_version']} -> {body['to_version']}"
         out.print(render.table(title, ("PROFILE", "CHANGE", "PATHS"), rows))
     return 0
+
+
+def rollout(api: Api, args: argparse.Namespace) -> int:
+    """``registry rollout [pause|resume|promote|abort [--reason TEXT]]``."""
+    if args.action is None:
+        if args.reason:
+            raise CliError("--reason goes with an action: registry rollout pause --reason TEXT", 2)
+        view = api.get("/config/rollout")
+    else:
+        view = api.post(f"/admin/config/rollout/{args.action}", {"reason": args.reason})
+    if args.output == "json":
+        render.print_json(view)
+        return 0
+    render.console().print(_rollout_view(view, args.decisions))
+    return 0
+
+
+def _rollout_view(view: dict[str, Any], decisions: int) -> Group:
+    """Head line, steps, cohorts, gate signals and the latest decisions of a rollout."""
+    parts: list[Any] = []
+    state, steps = view["state"], view["steps"]
+    if state == "none":
+        parts.append(
+            Text.assemble(
+                "config rollout: ",
+                render.rollout_state("none"),
+                " (deploying a bundle with a rollout policy starts one)",
+            )
+        )
+    else:
+        step = view["step"] or 0
+        at = steps[min(step, len(steps) - 1)]["share"] if steps else None
+        parts.append(
+            Text.assemble(
+                (f"rollout {view['id']}", "bold"),
+                "  ",
+                render.rollout_state(state),
+                f"  step {step + 1}/{len(steps) or '?'}",
+                f" ({at:g}%)" if at is not None else "",
+                f", step since {render.ago(view['step_started_at'])},"
+                f" started {render.ago(view['started_at'])}",
+                f"\ncandidate {view['candidate']}\nbaseline  {view['baseline']}",
+                f"\nreason: {view['reason']}" if view.get("reason") else "",
+            )
+        )
+        parts += [
+            Text(""),
+            render.table(
+                "steps",
+                ("STEP", "SHARE", "HOLD", ""),
+                (
+                    (
+                        i + 1,
+                        f"{s['share']:g}%",
+                        render.duration(s["hold_ms"]),
+                        "<- now" if i == step and state in ("running", "paused") else "",
+                    )
+                    for i, s in enumerate(steps)
+                ),
+            ),
+        ]
+    profiles = view["profiles"]
+    if profiles:
+        parts += [Text(""), render.table("cohorts", _COHORT_COLUMNS, map(_cohort_row, profiles))]
+        signal_rows = [
+            (Text(p["profile"] if i == 0 else ""), *render.signal_cells(sig))
+            for p in profiles
+            for i, sig in enumerate(p["signals"])
+        ]
+        parts += [Text(""), render.table("gate signals", _SIGNAL_COLUMNS, signal_rows)]
+    if view["decisions"] and decisions > 0:
+        rows = [
+            (
+                d["at"],
+                d["rollout"],
+                render.decision(d["decision"]),
+                d["step"] + 1,
+                d["by"],
+                d["reason"] or "-",
+            )
+            for d in view["decisions"][:decisions]
+        ]
+        parts += [Text(""), render.table("decisions (newest first)", _DECISION_COLUMNS, rows)]
+    return Group(*parts)
+
+
+_COHORT_COLUMNS = (
+    "PROFILE",
+    "SHARE",
+    "CANDIDATE",
+    "APPLIED",
+    "FAILED",
+    "PENDING",
+    "BASELINE",
+    "NOT GATING",
+)
+_SIGNAL_COLUMNS = ("PROFILE", "SIGNAL", "CANDIDATE", "BASELINE", "MAX", "JUDGED ON", "")
+_DECISION_COLUMNS = ("AT", "ROLLOUT", "DECISION", "STEP", "BY", "REASON")
+
+
+def _cohort_row(p: dict[str, Any]) -> tuple[Any, ...]:
+    cand, base = p["candidate"], p["baseline"]
+    return (
+        p["profile"],
+        f"{p['share']:g}%",
+        cand["agents"],
+        cand["applied"],
+        cand["failed"],
+        p["pending"],
+        base["agents"],
+        p["not_gating"],
+    )

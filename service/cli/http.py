@@ -14,7 +14,7 @@ import httpx
 
 # Exit codes (docs/operators.md lists them; tests check each one).
 OK = 0
-REJECTED = 1  # the registry answered 4xx other than 404 (a bad filter, a missing token)
+REJECTED = 1  # the registry answered 4xx other than 404 (a bad filter, a missing token, 409)
 USAGE = 2  # argparse's own code for a bad command line
 NOT_FOUND = 3  # the agent, capability, profile or version does not exist
 UNREACHABLE = 4  # no answer: connection refused, DNS, timeout, not the registry
@@ -52,15 +52,24 @@ class Api:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``path`` and return its decoded JSON, or raise :class:`CliError`."""
+        return self._call("GET", path, params)
+
+    def post(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """POST ``path`` (no body) and return its decoded JSON, or raise :class:`CliError`."""
+        return self._call("POST", path, params)
+
+    def _call(self, method: str, path: str, params: dict[str, Any] | None) -> Any:
         clean = {k: v for k, v in (params or {}).items() if v not in (None, [], "")}
         try:
-            response = self._http.get(path, params=clean)
+            response = self._http.request(method, path, params=clean)
         except httpx.TimeoutException:
-            raise CliError(f"{self.url} did not answer in time (GET {path})", UNREACHABLE) from None
+            raise CliError(
+                f"{self.url} did not answer in time ({method} {path})", UNREACHABLE
+            ) from None
         except httpx.HTTPError as exc:
             raise CliError(f"cannot reach the registry at {self.url}: {exc}", UNREACHABLE) from None
         if response.status_code >= 400:
-            raise _error(response, path)
+            raise _error(response, method, path)
         try:
             return response.json()
         except ValueError:
@@ -88,7 +97,7 @@ class Api:
                 return
 
 
-def _error(response: httpx.Response, path: str) -> CliError:
+def _error(response: httpx.Response, method: str, path: str) -> CliError:
     """One line from an RFC 9457 problem body (``detail`` and ``field``), or the status."""
     detail = ""
     try:
@@ -100,7 +109,7 @@ def _error(response: httpx.Response, path: str) -> CliError:
         if body.get("field"):
             detail = f"{detail} (field: {body['field']})"
     status = response.status_code
-    message = f"GET {path} answered {status}" + (f": {detail}" if detail else "")
+    message = f"{method} {path} answered {status}" + (f": {detail}" if detail else "")
     if status == 404:
         return CliError(message, NOT_FOUND)
     if status >= 500:

@@ -20,6 +20,21 @@ STATUS_STYLE = {
     "unresolved": "red",
     "available": "green",
 }
+ROLLOUT_STYLE = {
+    "running": "cyan",
+    "paused": "yellow",
+    "complete": "green",
+    "rolled-back": "red",
+    "aborted": "magenta",
+    "none": "dim",
+}
+DECISION_STYLE = {
+    "promote": "green",
+    "complete": "green",
+    "pause": "yellow",
+    "rolled-back": "red",
+    "aborted": "magenta",
+}
 EVENT_STYLE = {
     "register": "green",
     "recover": "green",
@@ -60,6 +75,56 @@ def status(value: str | None) -> Text:
 def event_type(value: str) -> Text:
     """An event type in its colour."""
     return Text(value, style=EVENT_STYLE.get(value, ""))
+
+
+def rollout_state(value: str) -> Text:
+    """A rollout state in its colour."""
+    return Text(value, style=ROLLOUT_STYLE.get(value, ""))
+
+
+def decision(value: str) -> Text:
+    """A rollout decision in its colour."""
+    return Text(value, style=DECISION_STYLE.get(value, ""))
+
+
+def signal_cells(sig: dict[str, Any]) -> tuple[Text, ...]:
+    """One gate signal as table cells: name, candidate, baseline, the most allowed, verdict.
+
+    A cohort smaller than the gate's ``min_sample`` is judged on counts (whole agents), a
+    larger one on rates (shown as percentages). A breached signal is bold red and says so,
+    so it stands out without colours too.
+    """
+    style = "bold red" if sig["breached"] else ""
+    if sig["on_counts"]:
+        cand, limit, basis = f"{sig['candidate']:g}", f"{sig['threshold']:g}", "counts"
+    else:
+        cand, limit, basis = percent(sig["candidate"]), percent(sig["threshold"]), "rates"
+    verdict = "BREACHED" if sig["breached"] else "ok"
+    return (
+        Text(sig["signal"], style=style),
+        Text(cand, style=style),
+        Text(percent(sig["baseline"])),
+        Text(limit),
+        Text(basis, style="dim"),
+        Text(verdict, style=style or "green"),
+    )
+
+
+def percent(rate: float) -> str:
+    """A rate (0..1) as ``12.5%``."""
+    return f"{rate * 100:.1f}%"
+
+
+def duration(ms: int) -> str:
+    """``90s``, ``5m``, ``1h30m`` from milliseconds."""
+    seconds = round(ms / 1000)
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 120:
+        return f"{minutes}m" + (f"{seconds}s" if seconds else "")
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h" + (f"{minutes}m" if minutes else "")
 
 
 def ago(timestamp: str | None, now: datetime | None = None) -> str:

@@ -22,6 +22,7 @@ from service.models import (
     Tag,
 )
 from service.registry.admin import AssignedCapability
+from service.registry.rollout_admin import REASON_MAX_LENGTH, Action
 
 Status = AgentStatus
 Limit = Annotated[int, Meta(ge=1, description="Page size (default and maximum are configured)")]
@@ -90,6 +91,25 @@ class ValidateArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
             "[{capability, version}]}), or just {name} of a catalog entry"
         ),
     ]
+
+
+class ControlRolloutArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Arguments of ``control_config_rollout`` (``POST /admin/config/rollout/{action}``)."""
+
+    action: Annotated[
+        Action,
+        Meta(
+            description="pause | resume | promote (the next step now; past the last, the "
+            "candidate becomes active) | abort (the baseline for everyone)"
+        ),
+    ]
+    reason: Annotated[
+        str,
+        Meta(
+            max_length=REASON_MAX_LENGTH,
+            description="Why, for the decision history (default: '<action> by an operator')",
+        ),
+    ] = ""
 
 
 class NoArgs(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -51,8 +51,9 @@ _UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]+)`")
 _json = msgspec.json.Encoder()
 _INSTRUCTIONS = (
     "Agent registry: find agents and the providers of a capability, check an agent's health, "
-    "read registry metrics and the active configuration bundle. Admin tools (capability "
-    "injection) need 'Authorization: Bearer <admin token>' on the HTTP request."
+    "read registry metrics, the active configuration bundle and its rollout. Admin tools "
+    "(capability injection, rollout control) need 'Authorization: Bearer <admin token>' on "
+    "the HTTP request."
 )
 
 
@@ -209,7 +210,9 @@ def _describe(spec: ToolSpec) -> Tool:
         input_schema=spec.input_schema,
         output_schema=spec.output_schema,
         annotations=ToolAnnotations(
-            read_only_hint=spec.read_only, idempotent_hint=True, open_world_hint=False
+            read_only_hint=spec.read_only,
+            idempotent_hint=spec.idempotent,
+            open_world_hint=False,
         ),
     )
 

@@ -16,14 +16,16 @@ from service.models import (
     HeartbeatResponse,
     ProvidersPage,
 )
-from service.registry import admin, agents, discovery, figures, heartbeat
+from service.registry import admin, agents, discovery, figures, heartbeat, rollout_admin
 from service.registry.admin import AvailableCapabilities, CapabilitiesBody, CapabilitiesUpdated
 from service.registry.context import Registry
 from service.registry.figures import PrometheusText, RegistryMetrics
 from service.registry.filters import AgentFilter
+from service.registry.rollout_admin import RolloutView
 
 from .schemas import (
     AgentArgs,
+    ControlRolloutArgs,
     HealthArgs,
     ListAgentsArgs,
     NoArgs,
@@ -44,6 +46,8 @@ class ToolSpec:
     result: type[Any]
     call: Callable[[Registry, Any, Identity], Awaitable[Any]]
     read_only: bool = True
+    idempotent: bool = True
+    """Calling it again with the same arguments changes nothing more."""
     scope: Literal["read", "agent", "admin"] = "read"
     """Who may call it: ``read`` (or ``agent``) scope, the ``agent`` scope, or ``admin``,
     exactly as the HTTP route group of the same operation."""
@@ -112,6 +116,16 @@ async def _validate(reg: Registry, args: ValidateArgs, identity: Identity) -> Va
         # The HTTP body is the capability itself; here it sits under ``capability``.
         detail = f"capability.{exc.detail}" if exc.detail.startswith("name:") else exc.detail
         raise type(exc)(detail, field="capability.name") from None
+
+
+async def _rollout(reg: Registry, _: NoArgs, identity: Identity) -> RolloutView:
+    return await rollout_admin.status(reg)
+
+
+async def _control_rollout(
+    reg: Registry, args: ControlRolloutArgs, identity: Identity
+) -> RolloutView:
+    return await rollout_admin.control(reg, args.action, args.reason)
 
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -188,6 +202,26 @@ TOOLS: tuple[ToolSpec, ...] = (
         ValidateArgs,
         ValidationResult,
         _validate,
+        scope="admin",
+    ),
+    ToolSpec(
+        "get_config_rollout",
+        "Get the config rollout: state (none, running, paused, complete, rolled-back, "
+        "aborted), step and shares, each profile's cohorts and gate signals against their "
+        "thresholds, and the decision history.",
+        NoArgs,
+        RolloutView,
+        _rollout,
+    ),
+    ToolSpec(
+        "control_config_rollout",
+        "Admin: pause, resume, promote (the next step now) or abort (the baseline for "
+        "everyone) the open config rollout, with an optional reason; returns the new status.",
+        ControlRolloutArgs,
+        RolloutView,
+        _control_rollout,
+        read_only=False,
+        idempotent=False,
         scope="admin",
     ),
 )

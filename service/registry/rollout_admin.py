@@ -16,6 +16,7 @@ from service.store.records import iso
 
 Action = Literal["pause", "resume", "promote", "abort"]
 ACTIONS: tuple[Action, ...] = ("pause", "resume", "promote", "abort")
+REASON_MAX_LENGTH = 200  # an operator's reason, as the adapters bound it
 
 
 class StepView(msgspec.Struct, kw_only=True, frozen=True):

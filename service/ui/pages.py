@@ -170,7 +170,8 @@ class DashboardController(Controller):
 
     @get("/config")
     async def config(self, state: State, fragment: FromQuery[bool] = False) -> Response[str]:
-        """Published versions, live claims and the activation history."""
+        """The rollout (state, step, cohorts), published versions, live claims and the
+        activation history."""
         return page(
             "config.html",
             title="config",
@@ -178,6 +179,7 @@ class DashboardController(Controller):
             fragment=fragment,
             refresh=5000,
             versions=await queries.config_versions(state),
+            rollout=await queries.config_rollout(state),
         )
 
     @get("/events")

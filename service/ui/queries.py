@@ -22,7 +22,7 @@ from service.models import (
 )
 from service.registry import agents as agents_uc
 from service.registry import config as config_uc
-from service.registry import discovery, events
+from service.registry import discovery, events, rollout_admin
 from service.registry.context import Registry
 from service.registry.drift import DriftReport, compute
 from service.registry.figures import RegistryMetrics as RegistryMetrics
@@ -31,6 +31,7 @@ from service.registry.filters import AgentFilter
 from service.registry.filters import StatusFilter as StatusFilter
 from service.registry.follow import ReadPage
 from service.registry.follow import event_cursor as event_cursor
+from service.registry.rollout_admin import RolloutView
 from service.store.records import agent_view
 
 
@@ -151,6 +152,15 @@ async def config_versions(state: State) -> config_uc.VersionsView | None:
     if reg.fleet is None:
         return None
     return await config_uc.versions(reg)
+
+
+async def config_rollout(state: State) -> RolloutView | None:
+    """The latest config rollout with its cohorts (``GET /config/rollout``); ``None``
+    without a bundle."""
+    reg = _reg(state)
+    if reg.fleet is None:
+        return None
+    return await rollout_admin.status(reg)
 
 
 def events_reader(

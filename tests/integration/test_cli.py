@@ -19,16 +19,24 @@ from typing import Any
 
 import httpx
 from agents_data import consumer, provider
-from config_bundles import worker, worker_bundle
+from config_bundles import rollout_policy, worker, worker_bundle
 from support import RedisServer, RegistryProcess, free_port, start_registry
+
+from service.cli.commands import ROLLOUT_ACTIONS
+from service.registry.rollout_admin import ACTIONS
+from service.settings import Thresholds
 
 EXE = str(Path(sys.executable).with_name("registry"))
 
 
-def cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    """Run ``registry ARGS --url URL`` and capture its output."""
+def cli(*args: str, url: str, color: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run ``registry ARGS --url URL`` and capture its output (``color``: ANSI styles)."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     env.pop("REGISTRY_URL", None)
+    env.pop("REGISTRY_TOKEN", None)
+    if color:
+        env.pop("NO_COLOR")
+        env["FORCE_COLOR"] = "1"
     return subprocess.run(
         [EXE, *args, "--url", url], capture_output=True, text=True, timeout=30, env=env
     )
@@ -224,3 +232,116 @@ def _collect(
         if item["agent_id"] == until and item["type"] == event:
             return seen
     raise AssertionError(f"no {event} event for {until} within {timeout}s; saw {seen}")
+
+
+TOKEN = "s3cret-cli"
+# Slow thresholds: nobody degrades or expires during the test (the gate would see it).
+SLOW = Thresholds(heartbeat_interval=5.0, degraded_after=60.0, expire_after=120.0, retention=300.0)
+
+
+def _section(out: str, title: str) -> list[list[str]]:
+    """The rows (split on whitespace) of the table titled ``title`` in ``out``."""
+    out = "\n".join(line.rstrip() for line in out.splitlines())
+    lines = out.split(f"\n{title}\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    return [line.split() for line in lines[1:]]  # after the header
+
+
+def test_rollout_status_and_operator_actions(
+    redis_url: str, tmp_path: Path, processes: list[RegistryProcess]
+) -> None:
+    assert ROLLOUT_ACTIONS == ACTIONS  # the CLI's choices are the API's actions
+    a = worker_bundle(tmp_path / "a", thresholds=SLOW)
+    # min_sample 100: the small cohorts here are judged on counts (one restart breaches).
+    policy = rollout_policy(50, 100, min_sample=100)
+    b = worker_bundle(tmp_path / "b", model="large", thresholds=SLOW, rollout=policy)
+    env = {
+        "REGISTRY_REDIS_URL": redis_url,
+        "REGISTRY_ADMIN_TOKEN": TOKEN,
+        "REGISTRY_CONFIG_REFRESH": "0.1",
+        "REGISTRY_CONFIG_CLAIM_TTL": "0.5",
+    }
+    old = start_registry(tmp_path, REGISTRY_BUNDLE_DIR=str(a.path), **env)
+    processes.append(old)
+    none = cli("rollout", url=old.url)
+    assert none.returncode == 0, none.stderr
+    assert "config rollout: none" in none.stdout
+    ids = [f"w-{i}" for i in range(20)]
+    for i in ids:
+        post(old.url, worker(i, config_version=a.version))
+
+    new = start_registry(
+        tmp_path, REGISTRY_BUNDLE_DIR=str(b.path), REGISTRY_DEPLOY_REVISION="2", **env
+    )
+    processes.append(new)
+    deadline = time.monotonic() + 15
+    while json.loads(cli("rollout", "-o", "json", url=old.url).stdout)["state"] != "running":
+        assert time.monotonic() < deadline, "no rollout started"
+        time.sleep(0.2)
+
+    shown = cli("rollout", url=new.url)
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert "running  step 1/2 (50%)" in out
+    assert f"candidate {b.version}" in out and f"baseline  {a.version}" in out
+    assert [r[:3] for r in _section(out, "steps")] == [["1", "50%", "30s"], ["2", "100%", "30s"]]
+    assert _section(out, "steps")[0][3:] == ["<-", "now"]
+    (cohort,) = _section(out, "cohorts")
+    profile, share, cand, applied, failed, pending, base, not_gating = cohort
+    assert (profile, share, applied, failed, not_gating) == ("worker", "50%", "0", "0", "0")
+    assert int(cand) + int(base) == len(ids) and pending == cand
+    signals = _section(out, "gate signals")
+    assert [r[-1] for r in signals] == ["ok"] * 4 and signals[0][:2] == ["worker", "failures"]
+    assert "counts" in signals[0] and "BREACHED" not in out
+    assert _section(out, "decisions (newest first)")[0][2] == "start"
+
+    # Actions need the admin scope: one line naming the call and the refusal.
+    refused = cli("rollout", "pause", url=new.url)
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert "POST /admin/config/rollout/pause answered 401" in refused.stderr
+    paused = cli("rollout", "pause", "--reason", "canary looks slow", "--token", TOKEN, url=new.url)
+    assert paused.returncode == 0, paused.stderr
+    assert "paused  step 1/2" in paused.stdout
+    latest = _section(paused.stdout, "decisions (newest first)")[0]
+    assert latest[2:5] == ["pause", "1", "operator"] and " ".join(latest[5:]) == "canary looks slow"
+
+    resumed = cli("rollout", "resume", "--token", TOKEN, "-o", "json", url=old.url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["state"] == "running"
+    again = cli("rollout", "resume", "--token", TOKEN, url=old.url)
+    assert again.returncode == 1
+    assert "409" in again.stderr and "cannot resume a rollout that is running" in again.stderr
+    assert "(field: action)" in again.stderr
+
+    # Paused, the gate acts on nothing: an agent in the candidate cohort restarts (it
+    # reports no version, then the candidate again) and the breach is shown, highlighted.
+    assert cli("rollout", "pause", "--token", TOKEN, url=old.url).returncode == 0
+    post(new.url, worker("w-restart", config_version=b.version))
+    post(new.url, worker("w-restart"))
+    post(new.url, worker("w-restart", config_version=b.version))
+    breached = cli("rollout", url=new.url)
+    restarts = next(r for r in _section(breached.stdout, "gate signals") if "restarts" in r)
+    assert restarts[-1] == "BREACHED" and restarts[1:3] == ["1", "0.0%"], restarts
+    others = [r for r in _section(breached.stdout, "gate signals") if "restarts" not in r]
+    assert [r[-1] for r in others] == ["ok"] * 3
+    colored = cli("rollout", url=new.url, color=True).stdout
+    assert "\x1b[1;31mrestarts" in colored and "\x1b[1;31mBREACHED" in colored
+    assert "\x1b[1;31mfailures" not in colored
+
+    aborted = cli("rollout", "abort", "--reason", "restarts", "--token", TOKEN, url=new.url)
+    assert aborted.returncode == 0, aborted.stderr
+    assert "aborted  step 1/2" in aborted.stdout and "reason: restarts" in aborted.stdout
+    assert "cohorts" not in aborted.stdout  # closed: nobody is placed any more
+    assert (
+        json.loads(cli("config", "active", "-o", "json", url=old.url).stdout)["version"]
+        == a.version
+    )
+    too_long = cli("rollout", "pause", "--reason", "x" * 201, "--token", TOKEN, url=old.url)
+    assert too_long.returncode == 1 and "400" in too_long.stderr, too_long.stderr
+    assert "(field: reason)" in too_long.stderr
+    closed = cli("rollout", "promote", "--token", TOKEN, url=old.url)
+    assert closed.returncode == 1 and "no rollout is running or paused" in closed.stderr
+    usage = cli("rollout", "--reason", "why", url=old.url)
+    assert usage.returncode == 2 and "--reason goes with an action" in usage.stderr
+    bad = cli("rollout", "restart", url=old.url)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

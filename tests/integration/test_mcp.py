@@ -33,6 +33,8 @@ TOOLS = {
     "get_available_capabilities",
     "update_agent_capabilities",
     "validate_capability_dependencies",
+    "get_config_rollout",
+    "control_config_rollout",
 }
 
 

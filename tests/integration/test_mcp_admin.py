@@ -1,5 +1,5 @@
-"""The MCP admin tools (capability injection) through the official MCP client against a real
-``registry serve`` process with an admin token and a bundle.
+"""The MCP admin tools (capability injection, rollout control) through the official MCP
+client against a real ``registry serve`` process with an admin token and a bundle.
 
 Each tool must answer what its HTTP admin endpoint answers for the same data, refuse a call
 without the admin bearer token or with a wrong one, and name the field of a bad argument.
@@ -7,15 +7,20 @@ without the admin bearer token or with a wrong one, and name the field of a bad 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from agents_data import agent, tool
-from config_bundles import worker, worker_bundle
+from config_bundles import rollout_policy, worker, worker_bundle
+from mcp import ClientSession
 from mcp_client import call, mcp_session
-from support import RedisServer, RegistryProcess, start_registry
+from support import RedisServer, RegistryProcess, eventually, start_registry
 
+from service.domain.identity import token_digest
 from service.settings import Thresholds
 
 TOKEN = "s3cret-mcp"
@@ -24,6 +29,7 @@ ADMIN_TOOLS = (
     "get_available_capabilities",
     "update_agent_capabilities",
     "validate_capability_dependencies",
+    "control_config_rollout",
 )
 # Slow thresholds: agents registered by a test stay live for the whole module.
 SLOW = Thresholds(heartbeat_interval=5.0, degraded_after=60.0, expire_after=120.0, retention=300.0)
@@ -65,6 +71,20 @@ async def test_admin_tools_are_listed_with_schemas_and_hints(replica: RegistryPr
     assert listed["get_available_capabilities"].input_schema["required"] == ["agent_id"]
     assert listed["validate_capability_dependencies"].input_schema["required"] == ["capability"]
     assert listed["validate_capability_dependencies"].annotations.read_only_hint is True  # type: ignore[union-attr]
+    control = listed["control_config_rollout"]
+    assert control.input_schema["required"] == ["action"]
+    action = control.input_schema["properties"]["action"]
+    assert sorted(action["enum"]) == ["abort", "pause", "promote", "resume"]
+    assert control.input_schema["properties"]["reason"]["maxLength"] == 200
+    assert control.annotations.read_only_hint is False  # type: ignore[union-attr]
+    assert control.annotations.idempotent_hint is False  # type: ignore[union-attr]
+    # The status is a read tool: no admin token, the same Struct as GET /config/rollout.
+    status = listed["get_config_rollout"]
+    assert status.description and not status.description.startswith("Admin:")
+    assert status.input_schema["properties"] == {}
+    assert status.annotations.read_only_hint is True  # type: ignore[union-attr]
+    assert status.output_schema is not None
+    assert {"state", "steps", "profiles", "decisions"} <= set(status.output_schema["properties"])
 
 
 async def test_admin_tools_answer_what_the_http_admin_endpoints_answer(
@@ -125,6 +145,7 @@ REFUSED_CALLS = [
     ("get_available_capabilities", {"agent_id": "w-2"}),
     ("update_agent_capabilities", {"agent_id": "w-2", "capabilities": [{"name": "geocode"}]}),
     ("validate_capability_dependencies", {"capability": {"name": "forecast"}}),
+    ("control_config_rollout", {"action": "abort"}),
 ]
 
 
@@ -194,6 +215,12 @@ BAD_ARGUMENTS = [
     ("validate_capability_dependencies", {"capability": {"name": ""}}, "capability.name"),
     ("validate_capability_dependencies", {"capability": {"name": "nowhere"}}, "capability.name"),
     ("validate_capability_dependencies", {"capabilty": {"name": "forecast"}}, "capabilty"),
+    ("control_config_rollout", {}, "action"),
+    ("control_config_rollout", {"action": "restart"}, "action"),
+    ("control_config_rollout", {"action": "pause", "reason": "x" * 201}, "reason"),
+    ("control_config_rollout", {"action": "pause", "why": "slow"}, "why"),
+    # Valid arguments, but no rollout is open on this replica's Redis: a 409 naming it.
+    ("control_config_rollout", {"action": "pause"}, "action"),
 ]
 
 
@@ -214,3 +241,164 @@ async def test_bad_admin_arguments_are_tool_errors_naming_the_field(
         # No rejected update reached the agent.
         beat = (await http.post("/heartbeat", json=worker("w-3"))).json()
         assert beat["capabilities"]["source"] == "profile"
+
+
+async def test_rollout_tools_without_a_rollout(replica: RegistryProcess) -> None:
+    async with (
+        httpx.AsyncClient(base_url=replica.url, timeout=10) as http,
+        mcp_session(replica.url) as reader,
+        mcp_session(replica.url, ADMIN) as session,
+    ):
+        status = await call(reader, "get_config_rollout")
+        assert status == (await http.get("/config/rollout")).json()
+        assert status["state"] == "none"
+        assert status["profiles"] == [] and status["decisions"] == []
+        for action in ("pause", "resume", "promote", "abort"):
+            result = await session.call_tool("control_config_rollout", {"action": action})
+            assert result.is_error, action
+            assert result.structured_content == {
+                "title": "Conflict",
+                "status": 409,
+                "detail": "no rollout is running or paused",
+                "field": "action",
+            }
+            http_answer = await http.post(f"/admin/config/rollout/{action}", headers=ADMIN)
+            assert http_answer.status_code == 409
+            assert http_answer.json()["detail"] == result.structured_content["detail"]
+
+
+READER = "tok-rollout-reader"
+
+
+async def _error(session: ClientSession, name: str, **args: Any) -> dict[str, Any]:
+    """Call a tool that must fail; its problem (``structuredContent``)."""
+    result = await session.call_tool(name, args)
+    assert result.is_error, result.content
+    assert isinstance(result.structured_content, dict)
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert f"field: {result.structured_content['field']}" in text
+    return result.structured_content
+
+
+async def test_rollout_tools_follow_and_control_a_running_rollout(
+    own_redis: RedisServer, tmp_path: Path, processes: list[RegistryProcess]
+) -> None:
+    """A (no policy) on one replica, then B (50% -> 100%, 30 s holds) on a second: the
+    status and every operator action through MCP, checked against the HTTP API."""
+    a = worker_bundle(tmp_path / "a", model="small", thresholds=SLOW)
+    b = worker_bundle(
+        tmp_path / "b", model="large", thresholds=SLOW, rollout=rollout_policy(50, 100)
+    )
+    env = {
+        "REGISTRY_REDIS_URL": own_redis.url,
+        "REGISTRY_ADMIN_TOKEN": TOKEN,
+        # A read-only identity: a known token, but not an admin one.
+        "REGISTRY_TOKENS": json.dumps(
+            [{"subject": "viewer", "sha256": token_digest(READER), "scopes": ["read"]}]
+        ),
+        "REGISTRY_CONFIG_REFRESH": "0.1",
+        "REGISTRY_CONFIG_CLAIM_TTL": "0.5",
+    }
+    one = start_registry(tmp_path, REGISTRY_BUNDLE_DIR=str(a.path), **env)
+    processes.append(one)
+    ids = [f"w-{i}" for i in range(20)]
+    async with (
+        httpx.AsyncClient(base_url=one.url, timeout=10, headers=ADMIN) as http,
+        mcp_session(one.url, ADMIN) as session,
+        mcp_session(one.url, {"Authorization": f"Bearer {READER}"}) as reader,
+    ):
+        for i in ids:
+            beat = await http.post("/heartbeat", json=worker(i, config_version=a.version))
+            assert beat.status_code == 200, beat.text
+        assert (await call(reader, "get_config_rollout"))["state"] == "none"
+
+        two = start_registry(
+            tmp_path, REGISTRY_BUNDLE_DIR=str(b.path), REGISTRY_DEPLOY_REVISION="2", **env
+        )
+        processes.append(two)
+
+        async def running() -> dict[str, Any] | None:
+            view = await call(reader, "get_config_rollout")
+            return view if view["state"] == "running" else None
+
+        view = await eventually(running, timeout=15, every=0.1)
+        assert view == (await http.get("/config/rollout")).json()
+        assert view["candidate"] == b.version and view["baseline"] == a.version
+        assert view["step"] == 0
+        assert [s["share"] for s in view["steps"]] == [50, 100]
+        assert [s["hold_ms"] for s in view["steps"]] == [30_000, 30_000]
+        (worker_view,) = view["profiles"]
+        assert worker_view["profile"] == "worker" and worker_view["share"] == 50
+        cand, base = worker_view["candidate"], worker_view["baseline"]
+        assert cand["agents"] + base["agents"] == len(ids)
+        assert 0 < cand["agents"] < len(ids)
+        assert worker_view["pending"] == cand["agents"]  # still reporting the baseline
+        signals = {s["signal"]: s for s in worker_view["signals"]}
+        assert set(signals) == {"failures", "degraded", "expired", "restarts"}
+        assert not any(s["breached"] for s in signals.values())
+        assert view["decisions"][0]["decision"] == "start"
+
+        # A known identity without the admin scope reads the status but may not steer.
+        refused = await _error(reader, "control_config_rollout", action="pause")
+        assert refused["status"] == 403 and refused["field"] == "Authorization"
+        assert "admin scope" in refused["detail"]
+        async with mcp_session(one.url) as anonymous:
+            assert (await _error(anonymous, "control_config_rollout", action="pause"))[
+                "status"
+            ] == 401
+        assert (await call(reader, "get_config_rollout"))["state"] == "running"
+
+        paused = await call(
+            session, "control_config_rollout", action="pause", reason="canary looks slow"
+        )
+        assert paused["state"] == "paused" and paused["step"] == 0
+        last = paused["decisions"][0]
+        assert (last["decision"], last["reason"], last["by"]) == (
+            "pause",
+            "canary looks slow",
+            "operator",
+        )
+        # Every replica answers from Redis: the other one sees the pause at once.
+        other = (await http.get(f"{two.url}/config/rollout")).json()
+        assert other["state"] == "paused" and other["decisions"] == paused["decisions"]
+        again = await _error(session, "control_config_rollout", action="pause")
+        assert again["status"] == 409 and again["field"] == "action"
+        assert again["detail"] == "cannot pause a rollout that is paused"
+
+        resumed = await call(session, "control_config_rollout", action="resume")
+        assert resumed["state"] == "running"
+        assert resumed["decisions"][0]["decision"] == "resume"
+        assert resumed["decisions"][0]["reason"] == "resume by an operator"
+        conflict = await _error(session, "control_config_rollout", action="resume")
+        assert conflict == {
+            "title": "Conflict",
+            "status": 409,
+            "detail": "cannot resume a rollout that is running",
+            "field": "action",
+        }
+        http_conflict = await http.post("/admin/config/rollout/resume")
+        assert http_conflict.status_code == 409
+        assert http_conflict.json()["detail"] == conflict["detail"]
+
+        promoted = await call(session, "control_config_rollout", action="promote")
+        assert promoted["state"] == "running" and promoted["step"] == 1
+        assert promoted["profiles"][0]["share"] == 100
+        assert promoted["profiles"][0]["candidate"]["agents"] == len(ids)
+
+        aborted = await call(
+            session, "control_config_rollout", action="abort", reason="operator drill"
+        )
+        assert aborted["state"] == "aborted" and aborted["reason"] == "operator drill"
+        assert aborted["profiles"] == []  # closed: nobody is placed any more
+        assert [d["decision"] for d in aborted["decisions"][:5]] == [
+            "aborted",
+            "promote",
+            "resume",
+            "pause",
+            "start",
+        ]
+        assert aborted == await call(reader, "get_config_rollout")
+        assert (await http.get("/config/active")).json()["version"] == a.version
+        closed = await _error(session, "control_config_rollout", action="resume")
+        assert closed["status"] == 409
+        assert closed["detail"] == "no rollout is running or paused"

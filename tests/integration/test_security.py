@@ -261,6 +261,8 @@ MCP_TOOLS: list[tuple[str, dict[str, Any], str]] = [
     ("get_available_capabilities", {"agent_id": "a-1"}, "admin"),
     ("update_agent_capabilities", {"agent_id": "a-1", "capabilities": []}, "admin"),
     ("validate_capability_dependencies", {"capability": {"name": "search"}}, "admin"),
+    ("get_config_rollout", {}, "read"),
+    ("control_config_rollout", {"action": "pause", "reason": "drill"}, "admin"),
 ]
 
 

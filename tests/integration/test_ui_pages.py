@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 from agents_data import consumer, provider
 from apps import ClientFactory
-from config_bundles import worker, worker_bundle
+from config_bundles import rollout_policy, worker, worker_bundle
 from litestar.testing import AsyncTestClient
-from support import RegistryProcess, start_registry
+from support import RegistryProcess, eventually, start_registry
 
 from service.models import Event, EventsPage
 from service.registry.follow import long_poll
+from service.settings import Thresholds
 
 
 async def _fleet(client: AsyncTestClient[Any]) -> None:
@@ -71,6 +72,54 @@ async def test_filters_fragments_static_and_404(client: AsyncTestClient[Any]) ->
     missing = await client.get("/ui/agents/nobody")
     assert missing.status_code == 404
     assert "nobody" in missing.json()["detail"]
+
+
+async def test_config_page_shows_the_rollout(app_client: ClientFactory, tmp_path: Path) -> None:
+    """Two in-process replicas: A, then B with a policy (50% -> 100%, 30 s holds)."""
+    slow = Thresholds(heartbeat_interval=5, degraded_after=60, expire_after=120, retention=300)
+    a = worker_bundle(tmp_path / "a", thresholds=slow)
+    b = worker_bundle(
+        tmp_path / "b", model="large", thresholds=slow, rollout=rollout_policy(50, 100)
+    )
+    fast = {"config_refresh": 0.1, "config_claim_ttl": 0.5, "admin_token": "s3cret"}
+    ids = [f"w-{i}" for i in range(20)]
+    async with app_client(bundle_dir=a.path, deploy_revision=1, **fast) as one:
+        for i in ids:
+            body = worker(i, config_version=a.version)
+            assert (await one.post("/heartbeat", json=body)).status_code == 200
+        before = (await one.get("/ui/config")).text
+        assert 'id="rollout" data-state="none"' in before and "No config rollout" in before
+        async with app_client(bundle_dir=b.path, deploy_revision=2, **fast) as two:
+
+            async def running() -> bool:
+                return (await one.get("/config/rollout")).json()["state"] == "running"
+
+            await eventually(running, timeout=10)
+            view = (await one.get("/config/rollout")).json()
+            (cohorts,) = view["profiles"]
+            html = (await two.get("/ui/config", params={"fragment": "true"})).text
+            assert 'data-state="running"' in html and "<html" not in html
+            assert "step 1/2 (50%)" in html
+            row = html.split('<tr data-profile="worker">', 1)[1].split("</tr>", 1)[0]
+            assert f'<td class="candidate">{cohorts["candidate"]["agents"]}</td>' in row
+            assert f'<td class="baseline">{cohorts["baseline"]["agents"]}</td>' in row
+            assert '<td class="breached">-</td>' in row
+            assert b.version[:19] in html  # the candidate, shortened
+            paused = await one.post(
+                "/admin/config/rollout/pause",
+                params={"reason": "canary looks slow"},
+                headers={"Authorization": "Bearer s3cret"},
+            )
+            assert paused.status_code == 200, paused.text
+            html = (await two.get("/ui/config")).text
+            assert 'data-state="paused"' in html and "Activations" in html
+            assert "pause by operator: canary looks slow</p>" in html
+            await one.post(
+                "/admin/config/rollout/abort", headers={"Authorization": "Bearer s3cret"}
+            )
+            html = (await one.get("/ui/config")).text
+            assert 'data-state="aborted"' in html and 'id="cohorts"' not in html
+            assert "aborted by operator: abort by an operator</p>" in html
 
 
 def test_event_stream_sends_new_events(
