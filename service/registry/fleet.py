@@ -135,8 +135,9 @@ class FleetConfig:
         # What this replica saw active lets the fleet hold lower revisions back after a
         # data loss (generation 0: nothing seen from Redis yet, only the baked bundle).
         seen = self.active_revision if self.generation else -1
+        baseline = self.rollout.baseline.version if self.rollout is not None else ""
         active = await self.store.claim(
-            mode, self.member, self.claim_ttl_ms, self.baked.version, seen
+            mode, self.member, self.claim_ttl_ms, self.baked.version, seen, baseline
         )
         if not active.own_published:
             self._published = False  # Redis lost its data: republish on the next tick

@@ -64,6 +64,8 @@ class RolloutState:
     @classmethod
     def parse(cls, raw: list[Any]) -> RolloutState | None:
         """From the flattened hash; ``None`` when no rollout was ever started."""
+        if len(raw) != len(ROLLOUT_FIELDS):
+            return None  # an answer that carries none (the recovery hold)
         f = dict(zip(ROLLOUT_FIELDS, (_s(v) for v in raw), strict=True))
         if not f["id"]:
             return None
@@ -137,12 +139,20 @@ class ConfigStore:
         return bool(done)
 
     async def claim(
-        self, mode: str, member: str, ttl_ms: int, own_version: str, seen_revision: int = -1
+        self,
+        mode: str,
+        member: str,
+        ttl_ms: int,
+        own_version: str,
+        seen_revision: int = -1,
+        rollout_baseline: str = "",
     ) -> Active:
         """Refresh (``claim``), withdraw or just ``read`` the live claims; return the active.
 
         ``seen_revision`` is the revision this replica last saw active (-1: none yet). When
-        Redis has lost the active key, lower revisions are held back for one claim TTL.
+        Redis has lost the active key, lower revisions are held back for one claim TTL, and
+        ``rollout_baseline`` (the baseline of the rollout this replica serves) is active
+        again, its candidate rolled out again.
         """
         k = self.keys
         keys = [
@@ -157,6 +167,7 @@ class ConfigStore:
             own_version,
             seen_revision,
             k.bundle(""),
+            rollout_baseline,
         ]
         out = await self.conn.run(self.scripts.claim_active, keys, args)
         return Active(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from apps import ClientFactory
 from config_bundles import worker, worker_bundle
-from support import eventually
+from support import RedisServer, eventually
 
 from service.bundle import Bundle
 from service.domain.rollout import bucket, entry_step
@@ -213,3 +213,34 @@ async def test_restarts_in_the_candidate_cohort_are_counted_and_trip_the_gate(
 
             done = await eventually(rolled_back, timeout=5)
             assert "restarts" in done["reason"]
+
+
+async def test_after_redis_loses_its_data_mid_rollout_the_baseline_stays_and_it_starts_again(
+    app_client: ClientFactory, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    a = worker_bundle(tmp_path / "a", model="small")
+    b = worker_bundle(tmp_path / "b", model="large", rollout=policy(50, 100, hold=30))
+    async with (
+        app_client(bundle_dir=a.path, deploy_revision=1, **FAST) as one,
+        app_client(bundle_dir=b.path, deploy_revision=2, **FAST) as two,
+    ):
+
+        async def rollout_id() -> str | None:
+            v = (await one.get("/config/rollout")).json()
+            return str(v["id"]) if v["state"] == "running" else None
+
+        first = await eventually(rollout_id, timeout=5)
+        r = redis_server.client()
+        r.flushall()
+        r.close()
+
+        async def again() -> str | None:
+            rid = await rollout_id()
+            return rid if rid not in (None, first) else None
+
+        await eventually(again, timeout=10)
+        # Whichever replica republished first, B never became active for everyone.
+        for c in (one, two):
+            assert (await c.get("/config/active")).json()["version"] == a.version
+            history = (await c.get("/config/versions")).json()["history"]
+            assert b.version not in [h["version"] for h in history]

@@ -18,6 +18,7 @@
 -- ARGV[6] the revision this replica last saw active, -1 if it never saw an activation
 -- ARGV[7] the bundle-key prefix (Keys.bundle without the version): the claimed version is
 --         only known here, and its manifest says whether it carries a rollout policy
+-- ARGV[8] the baseline of the rollout this replica serves ("" when none is open); see below
 -- Returns {generation, revision, version, source, own_published, rollout...}; version is ""
 -- while nothing is active; own_published is 1 when ARGV[5] is published (0: Redis lost
 -- it); rollout... is the rollout hash flattened (rollout_fields order), empty without one.
@@ -53,10 +54,9 @@ local cur = redis.call('GET', active_key)
 -- activate for one claim TTL (longer than two ticks), so the fleet does not step back to an
 -- older bundle until the highest remembered revision has had the time to republish; after
 -- that (its replicas are gone) the highest live claim wins as usual.
-local floor = -1
+local floor, deadline = -1, 0
 if not cur then
   local hold = redis.call('GET', recovery_key)
-  local deadline = 0
   if hold then
     local f, d = string.match(hold, '^(%d+)|(%d+)$')
     floor, deadline = tonumber(f) or -1, tonumber(d) or 0
@@ -69,6 +69,22 @@ if not cur then
     redis.call('SET', recovery_key, floor .. '|' .. deadline, 'KEEPTTL')
   end
   if now >= deadline then floor = -1 end
+end
+
+-- Redis lost its data mid-rollout: the baseline the replica remembers is active again with a
+-- new generation, and the candidate goes through a rollout again (whatever order the
+-- replicas republished in, which makes publish times meaningless here) rather than at once.
+local recovering = false
+if not cur and ARGV[8] ~= '' and redis.call('ZSCORE', versions_key, ARGV[8]) then
+  local rev = math.max(seen, 0)
+  cur = now .. '|' .. rev .. '|' .. ARGV[8] .. '|claim'
+  redis.call('SET', active_key, cur)
+  redis.call('XADD', history_key, 'MAXLEN', '~', maxlen, '*', 'gen', now, 'rev', rev,
+    'v', ARGV[8], 'prev', '', 'by', 'recovery', 'src', 'claim')
+  recovering = true
+elseif not cur and ARGV[8] ~= '' and now < deadline then
+  -- Its replicas have not republished the baseline yet: activate nothing until they do.
+  return {0, -1, '', '', own}
 end
 
 -- One member per live replica: a handful, so reading them all is cheap.
@@ -109,7 +125,7 @@ if source == 'claim' and cver ~= '' and best_ver ~= cver then
   end
   local older = (tonumber(redis.call('ZSCORE', versions_key, best_ver)) or 0)
     < (tonumber(redis.call('ZSCORE', versions_key, cver)) or 0)
-  if not older and has_policy(bundle_prefix .. best_ver) then
+  if (recovering or not older) and has_policy(bundle_prefix .. best_ver) then
     if open then
       rollout_end(rollout_key, log_key, maxlen, ro, 'aborted',
         'superseded by revision ' .. best_rev .. ' (' .. best_ver .. ')', best_by)
