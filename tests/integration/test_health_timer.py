@@ -68,6 +68,11 @@ async def test_expired_agent_reregisters_after_410(app_client: ClientFactory) ->
         assert again["message"] == "Agent registered via heartbeat"
         assert await _status(client, "greeter-1") == "healthy"
         assert (await client.head("/heartbeat/greeter-1")).status_code == 200
+        # The rollout gate counts it as a restart.
+        body = (await client.get("/events", params={"type": "restart"})).json()
+        assert [(e["agent_id"], e["detail"]) for e in body["events"]] == [
+            ("greeter-1", "re-registered after expiry")
+        ]
 
 
 async def test_profile_thresholds_come_from_profile_field(app_client: ClientFactory) -> None:

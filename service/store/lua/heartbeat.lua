@@ -37,8 +37,8 @@
 -- each live (or held suspect: age -1) provider of dependency key i.
 -- Events: register / update (entries changed), recover (it was degraded, or held as
 -- suspect), expire when it expired with no sweeper noticing, and restart when an agent whose
--- record reports a config version sends none (its process started again without its state:
--- the rollout gate counts these).
+-- record reports a config version sends none (its process started again without its state),
+-- or when an expired agent registers again (the rollout gate counts these).
 local doc_key, live_key, ids_key, due_key, capver_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local capindex_key, degraded_key, expired_key, events_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local suspect_key = KEYS[10]
@@ -78,7 +78,8 @@ local kind = 'register'
 if old then
   -- An undecodable record (corrupted) is replaced by this one: that is how it heals.
   local od = decode_record(old)
-  if od and unversioned and type(od.cfg) == 'string' then
+  local restarted = od and unversioned and type(od.cfg) == 'string'
+  if restarted then
     event(events_key, maxlen, 'restart', id, 'was on ' .. od.cfg)
   end
   if was_live then
@@ -97,7 +98,11 @@ if old then
       event(events_key, maxlen, 'recover', id, 'lapsed ' .. lapsed .. ' ms, back before a sweep')
     else
       event(events_key, maxlen, 'expire', id, 'noticed at re-registration')
+      if not restarted then event(events_key, maxlen, 'restart', id, 're-registered') end
     end
+  elseif not restarted then
+    -- The sweeper had recorded its expiry: it registers again (the gate counts restarts).
+    event(events_key, maxlen, 'restart', id, 're-registered after expiry')
   end
   local keep = {}
   for _, e in ipairs(entries) do keep[names[e[1]] .. '\0' .. e[2]] = true end
