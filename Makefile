@@ -87,9 +87,10 @@ loadtest: $(STAMP) redis-server ## Locust: Redis + 2 replicas, mixed scenario (6
 	$(PY) -m loadtests.run --duration 60
 
 .PHONY: bench
-bench: $(STAMP) redis-server ## Benchmark: ratios vs the framework ceiling, 1k/100k agents (wrk) -> loadtests/results/latest.json
+bench: $(STAMP) redis-server ## Benchmark: ratios vs the framework ceiling, 1k/100k agents (wrk) -> loadtests/results/latest.json; HEAD with token auth, HEAD during a config rollout
 	$(PY) -m loadtests.bench
 	$(PY) -m loadtests.bench_auth
+	$(PY) -m loadtests.bench_rollout
 
 .PHONY: bench-propagation
 bench-propagation: $(STAMP) redis-server ## Benchmark: a new active config reaching 1,000 RegistryClients (p50/p99/max vs the interval)

@@ -151,6 +151,43 @@ def test_auth_bench_dry_run_compares_token_and_off() -> None:
     assert "EVALSHA per token HEAD: 1.0" in out.stdout
 
 
+def test_rollout_bench_dry_run_compares_head_during_a_rollout_and_without(tmp_path: Path) -> None:
+    results = tmp_path / "rollout.json"
+    out = _run(
+        "loadtests.bench_rollout",
+        "--agents",
+        "20",
+        "--duration",
+        "1",
+        "--rounds",
+        "1",
+        "--count",
+        "20",
+        "--server-cpus",
+        "",
+        "--client-cpus",
+        "",
+        "--out",
+        str(results),
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "HEAD during a rollout / without: " in out.stdout
+    assert "x req/s" in out.stdout and "x by CPU per request" in out.stdout
+    assert "EVALSHA per HEAD: 1.0 without, 1.0 during a rollout" in out.stdout
+    data = json.loads(results.read_text())
+    (rollout,) = data["rollouts"]
+    # Every agent was placed by a POST after the rollout started (its first HEAD: 202).
+    assert rollout["first_head_status"] == 202
+    assert rollout["on_candidate"] + rollout["on_baseline"] == 20
+    cohorts = rollout["cohorts"]
+    assert cohorts["candidate"]["agents"] == rollout["on_candidate"]
+    assert cohorts["baseline"]["agents"] == rollout["on_baseline"]
+    for phase in ("without", "during"):
+        assert data[phase]["rps"] > 0, phase
+        assert data["calls"][phase]["requests"] == 20
+
+
 def test_seeding_a_burst_larger_than_the_replica_gate_registers_every_agent(
     redis_url: str,
 ) -> None:
