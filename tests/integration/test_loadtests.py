@@ -119,6 +119,26 @@ def test_propagation_bench_dry_run_reaches_every_agent() -> None:
     assert "heartbeats after the activation until the agent had B: " in out.stdout
 
 
+def test_propagation_bench_rollout_dry_run_reaches_every_cohort() -> None:
+    out = _run(
+        "loadtests.bench_propagation",
+        "--agents",
+        "20",
+        "--interval",
+        "1",  # agents 3 s late would degrade, and a degraded candidate rolls back
+        "--procs",
+        "2",
+        "--rollout",
+        timeout=150,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reached 20/20 agents" in out.stdout
+    assert ": complete" in out.stdout  # the leader promoted every step, then completed
+    for step, share in enumerate(("10%", "50%", "100%")):
+        assert f"step {step} ({share}): cohort " in out.stdout, step
+    assert "by their first heartbeat after the step began" in out.stdout
+
+
 def test_auth_bench_dry_run_compares_token_and_off() -> None:
     import subprocess
     import sys
