@@ -87,13 +87,15 @@ loadtest: $(STAMP) redis-server ## Locust: Redis + 2 replicas, mixed scenario (6
 	$(PY) -m loadtests.run --duration 60
 
 .PHONY: bench
-bench: $(STAMP) redis-server ## Benchmark: ratios vs the framework ceiling, 1k/100k agents (wrk) -> loadtests/results/latest.json
+bench: $(STAMP) redis-server ## Benchmark: ratios vs the framework ceiling, 1k/100k agents (wrk) -> loadtests/results/latest.json; HEAD with token auth, HEAD during a config rollout
 	$(PY) -m loadtests.bench
 	$(PY) -m loadtests.bench_auth
+	$(PY) -m loadtests.bench_rollout
 
 .PHONY: bench-propagation
-bench-propagation: $(STAMP) redis-server ## Benchmark: a new active config reaching 1,000 RegistryClients (p50/p99/max vs the interval)
+bench-propagation: $(STAMP) redis-server ## Benchmark: a new active config reaching 1,000 RegistryClients (p50/p99/max vs the interval), then each step of a rollout reaching its cohort
 	$(PY) -m loadtests.bench_propagation --agents 1000 --interval 5 --histogram
+	$(PY) -m loadtests.bench_propagation --agents 1000 --interval 5 --rollout
 
 .PHONY: bench-servers
 bench-servers: $(STAMP) redis-server ## Benchmark: HEAD heartbeats under uvicorn, granian, hypercorn, `registry serve` (ratio to uvicorn) + slow-header probe

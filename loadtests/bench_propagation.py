@@ -15,10 +15,19 @@ just before the activation and answered after it) means the registry
 answered the agent's first heartbeat after the activation with the new version, which is
 "within one heartbeat interval" whatever the machine did to the agents' timing.
 
-    make bench-propagation   # = python -m loadtests.bench_propagation --agents 1000 --interval 5
+With ``--rollout``, B carries a rollout policy (``--shares``, default 10 -> 50 -> 100, each
+step held ``--hold-intervals`` intervals): it becomes the candidate of a rollout, and the gate
+leader promotes it step by step. For every step it measures, over the agents whose sticky
+cohort enters at that step (``service.domain.rollout.entry_step``), the time from the step's
+start (its decision in ``GET /config/rollout``, Redis time) to the agent's ``on_config`` with
+B, and counts those that had B by their first heartbeat after the step began.
 
-Exit status: 0 when every agent applied B (the verdict against the one-interval budget is
-printed, not enforced: timing belongs to the reader, not to CI), 1 otherwise.
+    make bench-propagation   # = python -m loadtests.bench_propagation --agents 1000 --interval 5
+                             #   then the same with --rollout
+
+Exit status: 0 when every agent applied B (and, with ``--rollout``, the rollout completed;
+the verdict against the one-interval budget is printed, not enforced: timing belongs to the
+reader, not to CI), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.bundle import write_bundle
 from service.client import Backoff, ConfigUpdate, RegistryClient
+from service.domain.rollout import bucket, entry_step
 from service.settings import Thresholds
 
 
@@ -55,7 +65,9 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _bundle(out: Path, greeting: str, interval: float) -> str:
+def _bundle(
+    out: Path, greeting: str, interval: float, rollout: dict[str, Any] | None = None
+) -> str:
     thr = Thresholds(
         heartbeat_interval=interval,
         degraded_after=interval * 3,
@@ -71,8 +83,18 @@ def _bundle(out: Path, greeting: str, interval: float) -> str:
         git={},
         schema_versions={},
         defaults=thr,
+        rollout=rollout,
     )
     return bundle.version
+
+
+def _policy(args: argparse.Namespace) -> dict[str, Any]:
+    """The rollout policy of B in ``--rollout`` mode: ``--shares``, each held a few
+    intervals, the gate checked five times an interval."""
+    return {
+        "steps": [{"share": share, "hold_intervals": args.hold_intervals} for share in args.shares],
+        "check_seconds": max(0.1, args.interval / 5),
+    }
 
 
 def _serve(workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
@@ -218,7 +240,9 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
     heads: dict[int, list[float]] = {}
     try:
         version_a = _bundle(workdir / "a", "hi", args.interval)
-        version_b = _bundle(workdir / "b", "hello", args.interval)
+        version_b = _bundle(
+            workdir / "b", "hello", args.interval, _policy(args) if args.rollout else None
+        )
         base = {
             "REGISTRY_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "REGISTRY_CONFIG_REFRESH": str(args.refresh),
@@ -264,14 +288,24 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
         served = time.time()
         for c in ctrls:
             c.put(new_url)
-        until = time.monotonic() + 10 * args.interval + 10
+        # A rollout holds each step (and its last cohort needs an interval or two more).
+        holds = (args.hold_intervals + 2) * len(args.shares) if args.rollout else 0
+        until = time.monotonic() + (10 + holds) * args.interval + 10
         while len(applied) < args.agents and (msg := _collect(out, until)) is not None:
             if msg[0] == "applied" and msg[1] not in applied:
                 applied[msg[1]], heads[msg[1]] = msg[2], msg[3]
-        history = httpx.get(f"{old_url}/config/versions", timeout=5).json()["history"]
-        activated = next(h for h in history if h["version"] == version_b)
-        at = datetime.fromisoformat(activated["at"].replace("Z", "+00:00")).timestamp()
-        print(f"revision-2 replica answered {1000 * (served - at):.0f} ms after the activation")
+        if args.rollout:
+            # The last step is held too before the candidate becomes active.
+            deadline = time.monotonic() + (args.hold_intervals + 3) * args.interval + 10
+            view = _rollout_over(old_url, deadline)
+            starts = _step_starts(view)
+            at = starts[0]
+            what = "the rollout started"
+        else:
+            history = httpx.get(f"{old_url}/config/versions", timeout=5).json()["history"]
+            activated = next(h for h in history if h["version"] == version_b)
+            at, what = _time(activated["at"]), "the activation"
+        print(f"revision-2 replica answered {1000 * (served - at):.0f} ms after {what}")
     finally:
         for c in ctrls:
             c.put(None)
@@ -284,9 +318,98 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
             proc.wait(10)
         redis.terminate()
         redis.wait(10)
+    if args.rollout:
+        return _report_rollout(args, view, starts, applied, heads)
     # Heartbeats from the activation up to the one that brought B (HEADs sent before it).
     beats = [sum(1 for h in heads[i] if at < h <= applied[i]) for i in applied]
     return _report(args, [t - at for t in applied.values()], beats)
+
+
+def _time(iso: str) -> float:
+    """Epoch seconds of an RFC 3339 time the registry answered (Redis time, ms)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def _rollout_over(url: str, deadline: float) -> dict[str, Any]:
+    """``GET /config/rollout`` until the rollout is over (or ``deadline``); the last view."""
+    while True:
+        view: dict[str, Any] = httpx.get(f"{url}/config/rollout", timeout=10).json()
+        if view["state"] not in ("running", "paused") or time.monotonic() > deadline:
+            return view
+        time.sleep(0.2)
+
+
+def _step_starts(view: dict[str, Any]) -> dict[int, float]:
+    """When each step of the rollout began (its decision's Redis time): step 0 at the start,
+    step k at the promotion to it."""
+    starts: dict[int, float] = {}
+    for d in view["decisions"]:
+        if d["rollout"] == view["id"] and d["decision"] in ("start", "promote"):
+            starts.setdefault(d["step"], _time(d["at"]))
+    return starts
+
+
+def _report_rollout(
+    args: argparse.Namespace,
+    view: dict[str, Any],
+    starts: dict[int, float],
+    applied: dict[int, float],
+    heads: dict[int, list[float]],
+) -> int:
+    """Per step: the time from its start to each agent of its cohort having B."""
+    shares = tuple(args.shares)
+    print(
+        f"agents={args.agents} processes={args.procs} interval={args.interval}s "
+        f"refresh={args.refresh}s rollout steps={'/'.join(f'{s:g}%' for s in shares)} "
+        f"hold={args.hold_intervals} intervals"
+    )
+    print(
+        f"rollout {view['id']}: {view['state']}"
+        + (f" ({view['reason']})" if view.get("reason") else "")
+    )
+    t0 = starts.get(0, 0.0)
+    for d in reversed(view["decisions"]):
+        if d["rollout"] == view["id"]:
+            print(
+                f"  {_time(d['at']) - t0:7.2f} s  {d['decision']:<11} step {d['step']}"
+                f"  {d['reason']}"
+            )
+    missing = args.agents - len(applied)
+    print(
+        f"reached {len(applied)}/{args.agents} agents"
+        + (f" ({missing} MISSING)" if missing else "")
+    )
+    entry = {
+        i: entry_step(bucket("worker", f"bench-{i}", view["id"]), shares)
+        for i in range(args.agents)
+    }
+    first_beat = True
+    for step in range(len(shares)):
+        cohort = [i for i in range(args.agents) if entry[i] == step]
+        at = starts.get(step)
+        got = [i for i in cohort if i in applied]
+        label = f"step {step} ({shares[step]:g}%): cohort {len(cohort)} agents"
+        if at is None or not got:
+            print(
+                f"{label}, {len(got)} had B" + ("" if at is not None else "; the step never began")
+            )
+            first_beat = first_beat and not cohort
+            continue
+        lat = [applied[i] - at for i in got]
+        beats = [sum(1 for h in heads[i] if at < h <= applied[i]) for i in got]
+        by_first = sum(1 for b in beats if b <= 1)
+        first_beat = first_beat and by_first == len(cohort)
+        print(
+            f"{label}, {len(got)} had B: p50={_pct(lat, 50) * 1000:.0f} ms"
+            f"  p99={_pct(lat, 99) * 1000:.0f} ms  max={max(lat) * 1000:.0f} ms"
+            f" ({max(lat) / args.interval:.3f} intervals);"
+            f" {by_first}/{len(cohort)} by their first heartbeat after the step began"
+        )
+        if min(lat) < 0:
+            print(f"  {sum(1 for x in lat if x < 0)} agents had B before the step began (CLOCK?)")
+    verdict = "yes" if first_beat else "NO"
+    print(f"every cohort had B from its first heartbeat after its step began: {verdict}")
+    return 0 if not missing and view["state"] == "complete" else 1
 
 
 def _report(args: argparse.Namespace, lat: list[float], beats: list[int]) -> int:
@@ -332,6 +455,20 @@ def main() -> None:
     )
     parser.add_argument("--procs", type=int, default=2, help="agent worker processes")
     parser.add_argument("--histogram", action="store_true", help="print the distribution")
+    parser.add_argument(
+        "--rollout",
+        action="store_true",
+        help="B carries a rollout policy: report each step reaching its cohort",
+    )
+    parser.add_argument(
+        "--shares",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[10.0, 50.0, 100.0],
+        help="--rollout: the steps' shares in per cent (default 10,50,100)",
+    )
+    parser.add_argument(
+        "--hold-intervals", type=int, default=3, help="--rollout: each step's hold (intervals)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         raise SystemExit(_run(args, Path(tmp)))

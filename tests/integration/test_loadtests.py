@@ -119,6 +119,26 @@ def test_propagation_bench_dry_run_reaches_every_agent() -> None:
     assert "heartbeats after the activation until the agent had B: " in out.stdout
 
 
+def test_propagation_bench_rollout_dry_run_reaches_every_cohort() -> None:
+    out = _run(
+        "loadtests.bench_propagation",
+        "--agents",
+        "20",
+        "--interval",
+        "1",  # agents 3 s late would degrade, and a degraded candidate rolls back
+        "--procs",
+        "2",
+        "--rollout",
+        timeout=150,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reached 20/20 agents" in out.stdout
+    assert ": complete" in out.stdout  # the leader promoted every step, then completed
+    for step, share in enumerate(("10%", "50%", "100%")):
+        assert f"step {step} ({share}): cohort " in out.stdout, step
+    assert "by their first heartbeat after the step began" in out.stdout
+
+
 def test_auth_bench_dry_run_compares_token_and_off() -> None:
     import subprocess
     import sys
@@ -149,6 +169,43 @@ def test_auth_bench_dry_run_compares_token_and_off() -> None:
     assert out.returncode == 0, out.stderr
     assert "HEAD token/off:" in out.stdout
     assert "EVALSHA per token HEAD: 1.0" in out.stdout
+
+
+def test_rollout_bench_dry_run_compares_head_during_a_rollout_and_without(tmp_path: Path) -> None:
+    results = tmp_path / "rollout.json"
+    out = _run(
+        "loadtests.bench_rollout",
+        "--agents",
+        "20",
+        "--duration",
+        "1",
+        "--rounds",
+        "1",
+        "--count",
+        "20",
+        "--server-cpus",
+        "",
+        "--client-cpus",
+        "",
+        "--out",
+        str(results),
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "HEAD during a rollout / without: " in out.stdout
+    assert "x req/s" in out.stdout and "x by CPU per request" in out.stdout
+    assert "EVALSHA per HEAD: 1.0 without, 1.0 during a rollout" in out.stdout
+    data = json.loads(results.read_text())
+    (rollout,) = data["rollouts"]
+    # Every agent was placed by a POST after the rollout started (its first HEAD: 202).
+    assert rollout["first_head_status"] == 202
+    assert rollout["on_candidate"] + rollout["on_baseline"] == 20
+    cohorts = rollout["cohorts"]
+    assert cohorts["candidate"]["agents"] == rollout["on_candidate"]
+    assert cohorts["baseline"]["agents"] == rollout["on_baseline"]
+    for phase in ("without", "during"):
+        assert data[phase]["rps"] > 0, phase
+        assert data["calls"][phase]["requests"] == 20
 
 
 def test_seeding_a_burst_larger_than_the_replica_gate_registers_every_agent(
