@@ -88,7 +88,7 @@ async def test_a_session_alternating_between_two_replicas_completes(
         async with RoundRobinProxy([a.port, b.port]) as proxy, http:
             async with session_on(proxy.url, http_client=http) as session:
                 tools = (await session.list_tools()).tools
-                assert len(tools) == 9  # the six read/heartbeat tools and three admin tools
+                assert len(tools) == 11  # seven read/heartbeat tools and four admin
                 for body in (provider(), consumer()):
                     result = await session.call_tool("agent_heartbeat", body)
                     assert not result.is_error, result.content
