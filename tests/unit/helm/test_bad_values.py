@@ -169,6 +169,11 @@ SCHEMA_CASES = [
         id="drift-threshold-above-1",
     ),
     pytest.param(
+        {"metrics": {"prometheusRule": {"configRollback": {"window": "a while"}}}},
+        "at '/metrics/prometheusRule/configRollback/window'",
+        id="rollback-window-not-a-duration",
+    ),
+    pytest.param(
         {"networkPolicy": {"egress": {"redisPorts": []}}},
         "at '/networkPolicy/egress/redisPorts': minItems",
         id="no-redis-ports",

@@ -128,6 +128,45 @@ ALERT_TESTS: list[dict[str, Any]] = [
         ],
     },
     {
+        "name": "config rollback: the gate rolls back once, the alert fires, then resolves",
+        "interval": "1m",
+        "input_series": [
+            _series(
+                "registry_rollout_decisions_total",
+                f'{TARGET}, instance="a", decision="rollback"',
+                "0x10 1x40",
+            ),
+            _series(
+                "registry_rollout_decisions_total",
+                f'{TARGET}, instance="b", decision="promote"',
+                "0+1x50",
+            ),
+        ],
+        "alert_rule_test": [
+            {"eval_time": "9m", "alertname": "AgentRegistryConfigRolledBack", "exp_alerts": []},
+            {
+                "eval_time": "15m",
+                "alertname": "AgentRegistryConfigRolledBack",
+                "exp_alerts": [{"exp_labels": {"severity": "warning"}}],
+            },
+            {"eval_time": "40m", "alertname": "AgentRegistryConfigRolledBack", "exp_alerts": []},
+        ],
+    },
+    {
+        "name": "config rollback: promotions alone are no alert",
+        "interval": "1m",
+        "input_series": [
+            _series(
+                "registry_rollout_decisions_total",
+                f'{TARGET}, instance="a", decision="promote"',
+                "0+1x30",
+            ),
+        ],
+        "alert_rule_test": [
+            {"eval_time": "20m", "alertname": "AgentRegistryConfigRolledBack", "exp_alerts": []}
+        ],
+    },
+    {
         "name": "redis errors: one per second for ten minutes",
         "interval": "1m",
         "input_series": [

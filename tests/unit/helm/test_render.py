@@ -97,6 +97,7 @@ def test_prometheus_rule_structure(render: Any, k8s: SimpleNamespace) -> None:
     assert set(alerts) == {
         "AgentRegistryMassExpiry",
         "AgentRegistryConfigDrift",
+        "AgentRegistryConfigRolledBack",
         "AgentRegistryRedisErrors",
         "AgentRegistryReplicasUnavailable",
         "AgentRegistryDown",
