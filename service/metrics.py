@@ -151,3 +151,7 @@ ROLLOUT_DECISIONS = Counter(
     "Rollout decisions this replica applied: promote, rollback, abort, pause, resume.",
     ["decision"],
 )
+# A 0 sample from the start: increase() (the chart's AgentRegistryConfigRolledBack alert)
+# cannot count the first rollback of a counter whose first sample already holds it.
+for _decision in ("promote", "rollback", "abort", "pause", "resume"):
+    ROLLOUT_DECISIONS.labels(decision=_decision)
