@@ -42,6 +42,12 @@ KEYS = {
 }
 
 
+# One short round of an A/B HEAD bench (auth, rollout), unpinned: it checks the harness, not
+# the figures.
+SMALL_AB_RUN = ("--agents", "20", "--duration", "1", "--rounds", "1", "--count", "20",
+                "--server-cpus", "", "--client-cpus", "")  # fmt: skip
+
+
 def _run(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", *args],
@@ -140,32 +146,7 @@ def test_propagation_bench_rollout_dry_run_reaches_every_cohort() -> None:
 
 
 def test_auth_bench_dry_run_compares_token_and_off() -> None:
-    import subprocess
-    import sys
-
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadtests.bench_auth",
-            "--agents",
-            "20",
-            "--duration",
-            "1",
-            "--rounds",
-            "1",
-            "--count",
-            "20",
-            "--server-cpus",
-            "",
-            "--client-cpus",
-            "",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    out = _run("loadtests.bench_auth", *SMALL_AB_RUN, timeout=180)
     assert out.returncode == 0, out.stderr
     assert "HEAD token/off:" in out.stdout
     assert "EVALSHA per token HEAD: 1.0" in out.stdout
@@ -175,18 +156,7 @@ def test_rollout_bench_dry_run_compares_head_during_a_rollout_and_without(tmp_pa
     results = tmp_path / "rollout.json"
     out = _run(
         "loadtests.bench_rollout",
-        "--agents",
-        "20",
-        "--duration",
-        "1",
-        "--rounds",
-        "1",
-        "--count",
-        "20",
-        "--server-cpus",
-        "",
-        "--client-cpus",
-        "",
+        *SMALL_AB_RUN,
         "--out",
         str(results),
         timeout=180,
