@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,7 @@ def _start(
     redis: RedisServer,
     revision: int,
     empty_dirs: list[str],
+    extra: dict[str, str] | None = None,
 ) -> tuple[str, int]:
     name = podman.name(role)
     port = free_port()
@@ -72,6 +74,7 @@ def _start(
         "REGISTRY_AUTH": "off",  # chosen explicitly, as a real Redis requires
         "REGISTRY_DEPLOY_REVISION": str(revision),
         **FAST_CONFIG,
+        **(extra or {}),
     }
     podman(
         "run",
@@ -272,14 +275,28 @@ def test_rollout_then_rollback_by_image(
 ) -> None:
     v1, v2 = images
     redis.client().flushall()
-    common = {"redis": redis, "empty_dirs": empty_dirs}
+    token = secrets.token_urlsafe(24)
+    common = {"redis": redis, "empty_dirs": empty_dirs, "extra": {"REGISTRY_ADMIN_TOKEN": token}}
     one, port1 = _start(podman, v1, "rev1", revision=1, **common)
     assert _get(port1, "/config/active")["version"] == v1.config_version
     agents: dict[str, str | None] = dict.fromkeys(("a-1", "a-2", "a-3", "a-4"))
     eventually(lambda: _converged([port1], v1.config_version, agents), what="v1 on revision 1")
 
-    # helm upgrade: revision 2 runs image v2; both replicas serve v2's bundle.
+    # helm upgrade: revision 2 runs image v2. Prod's bundle carries the default rollout
+    # policy, so v2 is a gated candidate; the operator promotes it through every step.
     two, port2 = _start(podman, v2, "rev2", revision=2, **common)
+    rollout = _get(port1, "/config/rollout")
+    assert (rollout["state"], rollout["candidate"]) == ("running", v2.config_version), rollout
+    assert (rollout["baseline"], rollout["step"]) == (v1.config_version, 0), rollout
+    assert _get(port2, "/config/active")["version"] == v1.config_version
+    for _ in rollout["steps"]:
+        answer = httpx.post(
+            f"http://127.0.0.1:{port2}/admin/config/rollout/promote",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert answer.status_code == 200, answer.text
+    assert _get(port1, "/config/rollout")["state"] == "complete"
     eventually(lambda: _converged([port1, port2], v2.config_version, agents), what="v2 everywhere")
 
     # helm rollback: revision 3 runs image v1 again, and revision 2 goes away.
