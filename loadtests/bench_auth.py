@@ -20,7 +20,7 @@ from pathlib import Path
 import redis
 
 from loadtests.procs import start_redis, start_registry, stopping
-from loadtests.seed import measure_calls
+from loadtests.seed import measure_calls, sequential_heads
 from loadtests.wrkrun import ensure_wrk, run_wrk
 from service.domain.identity import token_digest
 
@@ -44,22 +44,6 @@ def register(port: int, agents: int, token: str | None) -> None:
                 raise RuntimeError(f"registration answered {resp.status}")
     finally:
         conn.close()
-
-
-def heads(port: int, agents: int, count: int, token: str | None) -> int:
-    """``count`` sequential HEADs (for the round-trip count); all must be 200."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        for i in range(count):
-            conn.request("HEAD", f"/heartbeat/bench-{i % agents}", headers=headers)
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status != 200:
-                raise RuntimeError(f"HEAD answered {resp.status}")
-    finally:
-        conn.close()
-    return count
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
@@ -113,7 +97,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                 runs[name].append({"rps": result.rps, "cpu_us": result.cpu_us or 0.0})
         r = redis.Redis(port=rds.port)
         try:
-            calls = measure_calls(r, lambda: heads(tok.port, args.agents, args.count, TOKEN))
+            calls = measure_calls(
+                r, lambda: sequential_heads(tok.port, args.agents, args.count, TOKEN)
+            )
         finally:
             r.close()
     med = {

@@ -41,7 +41,7 @@ import redis
 from loadtests.bench import meta
 from loadtests.bodies import agent_body
 from loadtests.procs import Proc, start_redis, start_registry, stopping
-from loadtests.seed import BENCH_THRESHOLDS, measure_calls
+from loadtests.seed import BENCH_THRESHOLDS, measure_calls, sequential_heads
 from loadtests.wrkrun import ensure_wrk, run_wrk
 from service.bundle import write_bundle
 
@@ -140,21 +140,6 @@ def head_status(port: int, agent: int) -> int:
         conn.close()
 
 
-def heads(port: int, agents: int, count: int) -> int:
-    """``count`` sequential HEADs over one connection (the round-trip count); all 200."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        for i in range(count):
-            conn.request("HEAD", f"/heartbeat/bench-{i % agents}")
-            resp = conn.getresponse()
-            resp.read()
-            if resp.status != 200:
-                raise RuntimeError(f"HEAD answered {resp.status}")
-    finally:
-        conn.close()
-    return count
-
-
 def get_json(url: str) -> Any:
     """GET ``url`` and decode its JSON answer."""
     with urllib.request.urlopen(url, timeout=30) as resp:
@@ -182,7 +167,7 @@ def head_calls(args: argparse.Namespace, rds: Proc, reg: Proc) -> dict[str, Any]
     r = redis.Redis(port=rds.port)
     try:
         before = evalsha_usec(r)
-        calls = measure_calls(r, lambda: heads(reg.port, args.agents, args.count))
+        calls = measure_calls(r, lambda: sequential_heads(reg.port, args.agents, args.count))
         # Redis' own time in the scripts: what the rollout adds to touch.lua, without the
         # noise of the HTTP side (nothing else runs a script meanwhile: the loops are parked).
         calls["redis_us_per_request"] = round((evalsha_usec(r) - before) / args.count, 2)

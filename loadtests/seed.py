@@ -8,6 +8,7 @@ HTTP is skipped. Calls run concurrently in batches over a pooled client.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -163,3 +164,20 @@ def measure_calls(r: redis.Redis, action: Callable[[], int]) -> dict[str, Any]:
             k: round(v / n, 3) for k, v in sorted(delta.items()) if k not in client_side
         },
     }
+
+
+def sequential_heads(port: int, agents: int, count: int, token: str | None = None) -> int:
+    """``count`` sequential HEADs over one connection, cycling over ``bench-0`` ..
+    ``bench-{agents-1}`` (for a Redis round-trip count); every answer must be 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        for i in range(count):
+            conn.request("HEAD", f"/heartbeat/bench-{i % agents}", headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"HEAD answered {resp.status}")
+    finally:
+        conn.close()
+    return count
