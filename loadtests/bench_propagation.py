@@ -53,7 +53,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.bundle import write_bundle
+from loadtests.seed import one_profile_bundle
 from service.client import Backoff, ConfigUpdate, RegistryClient
 from service.domain.rollout import bucket, entry_step
 from service.settings import Thresholds
@@ -74,18 +74,7 @@ def _bundle(
         expire_after=interval * 6,
         retention=60,
     )
-    payload = {"profile": "worker", "thresholds": thr.to_dict(), "config": {"g": greeting}}
-    bundle = write_bundle(
-        out,
-        profiles={"worker": payload},
-        catalog={"capabilities": []},
-        environment="bench",
-        git={},
-        schema_versions={},
-        defaults=thr,
-        rollout=rollout,
-    )
-    return bundle.version
+    return one_profile_bundle(out, "worker", {"g": greeting}, thr, rollout)
 
 
 def _policy(args: argparse.Namespace) -> dict[str, Any]:

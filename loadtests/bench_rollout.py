@@ -41,9 +41,13 @@ import redis
 from loadtests.bench import meta
 from loadtests.bodies import agent_body
 from loadtests.procs import Proc, start_redis, start_registry, stopping
-from loadtests.seed import BENCH_THRESHOLDS, measure_calls, sequential_heads
+from loadtests.seed import (
+    BENCH_THRESHOLDS,
+    measure_calls,
+    one_profile_bundle,
+    sequential_heads,
+)
 from loadtests.wrkrun import ensure_wrk, run_wrk
-from service.bundle import write_bundle
 
 RESULTS = Path(__file__).with_name("results") / "rollout-latest.json"
 PROFILE = "worker"
@@ -64,18 +68,7 @@ QUIET = {
 
 def bundle(out: Path, model: str, rollout: dict[str, Any] | None) -> str:
     """Write a one-profile bundle (the bench thresholds) to ``out``; its version."""
-    thr = BENCH_THRESHOLDS
-    payload = {"profile": PROFILE, "thresholds": thr.to_dict(), "config": {"model": model}}
-    return write_bundle(
-        out,
-        profiles={PROFILE: payload},
-        catalog={"capabilities": []},
-        environment="bench",
-        git={},
-        schema_versions={},
-        defaults=thr,
-        rollout=rollout,
-    ).version
+    return one_profile_bundle(out, PROFILE, {"model": model}, BENCH_THRESHOLDS, rollout)
 
 
 def body(i: int, version: str) -> dict[str, Any]:

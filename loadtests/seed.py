@@ -20,6 +20,7 @@ import msgspec
 import redis
 
 from loadtests.bodies import FAMILIES, agent_body
+from service.bundle import write_bundle
 from service.models import HeartbeatRequest
 from service.settings import Thresholds
 from service.store.gate import Gate
@@ -181,3 +182,25 @@ def sequential_heads(port: int, agents: int, count: int, token: str | None = Non
     finally:
         conn.close()
     return count
+
+
+def one_profile_bundle(
+    out: Path,
+    profile: str,
+    config: dict[str, Any],
+    thresholds: Thresholds,
+    rollout: dict[str, Any] | None = None,
+) -> str:
+    """Write a bench bundle with one profile (its config and thresholds, no capabilities) to
+    ``out``; its version. ``rollout`` is the bundle's rollout policy, or none."""
+    payload = {"profile": profile, "thresholds": thresholds.to_dict(), "config": config}
+    return write_bundle(
+        out,
+        profiles={profile: payload},
+        catalog={"capabilities": []},
+        environment="bench",
+        git={},
+        schema_versions={},
+        defaults=thresholds,
+        rollout=rollout,
+    ).version
