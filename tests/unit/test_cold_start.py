@@ -32,3 +32,34 @@ def test_the_version_literal_is_the_project_version() -> None:
 
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     assert tomllib.loads(pyproject.read_text())["project"]["version"] == __version__
+
+
+# `registry serve` up to the point where uvicorn would bind: the stand-in loads the
+# configuration the way uvicorn.run does (protocol classes and the app factory).
+_SERVE_PROBE = """
+import sys
+import uvicorn
+
+def loaded_only(app, **options):
+    config = uvicorn.Config(app, **options)
+    config.load()
+    print(config.ws, " ".join(sorted(m for m in ("httpx", "rich", "service.cli.commands",
+                                                 "websockets", "wsproto")
+                                     if m in sys.modules)))
+
+uvicorn.run = loaded_only
+from service.cli import main
+sys.exit(main(["serve", "--port", "0"]))
+"""
+
+
+def test_serve_loads_no_operator_command_code_and_no_websocket_stack() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _SERVE_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+    )
+    assert done.stdout.split() == ["none"], done.stdout + done.stderr
