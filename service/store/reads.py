@@ -139,7 +139,9 @@ class Reads:
         status transition, when only a full read is exact. One small script call."""
         k = self.keys
         keys = [k.capver(ns), k.due(ns), k.events(ns)]
-        raw = await self.conn.run(self.scripts.read_index, keys, [capability])
+        # Revalidations (304s) arrive like heartbeats, many at once on the same few keys;
+        # coalescing them shares one pipeline write per loop turn.
+        raw = await self.conn.run(self.scripts.read_index, keys, [capability], batch=True)
         return _s(raw) if raw else None
 
     async def events_after(self, after: dict[str, str], block_ms: int) -> dict[str, str]:

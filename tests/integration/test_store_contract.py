@@ -176,6 +176,18 @@ async def test_pipelined_heartbeats_reload_their_scripts(store: Store) -> None:
     assert kinds == ["refresh"] * len(ids)
 
 
+async def test_concurrent_change_index_reads_each_get_their_own_index(store: Store) -> None:
+    """Revalidations of one loop turn share a pipeline; each still reads its own keys."""
+    await beat(store, provider("g-1"), Thresholds())
+    await beat(store, provider("g-a", namespace="team-a"), Thresholds())
+    asks = [("default", "greeting"), ("team-a", "greeting"), ("default", "nothing"), ("team-a", "")]
+    alone = [await store.change_index(ns, cap) for ns, cap in asks]
+    await store.client.script_flush()  # a NOSCRIPT inside the shared pipeline is recovered
+    together = await asyncio.gather(*(store.change_index(ns, cap) for ns, cap in asks * 3))
+    assert together == alone * 3
+    assert alone[0] != alone[1]  # two namespaces, two separate indexes
+
+
 async def test_everything_heals_after_redis_lost_its_data(store: Store) -> None:
     agents = [provider("g-1"), consumer("w-1"), provider("g-a", namespace="team-a")]
     for body in agents:
