@@ -10,7 +10,6 @@ from service.models import (
     CapabilitySummary,
     ProvidersPage,
     ProviderView,
-    Tool,
 )
 from service.registry.context import Registry
 from service.registry.filters import AgentFilter
@@ -37,9 +36,7 @@ def _entry_ok(flt: AgentFilter, c: Candidate) -> bool:
     if flt.status is not None and flt.status != status:
         return False
     e = c.entry
-    return flt.tool_ok(
-        Tool(function_name=e.function_name, capability=e.capability, version=e.version, tags=e.tags)
-    )
+    return flt.tool_ok(e.capability, e.version, e.tags)
 
 
 async def change_index(reg: Registry, namespace: str, capability: str = "") -> str | None:

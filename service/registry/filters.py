@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.domain.matching import ConstraintError, parse_constraint, tags_admit, version_matches
 from service.errors import InvalidInput
-from service.models import CONSTRAINT_PATTERN, AgentStatus, Tool
-from service.store.records import Status
+from service.models import CONSTRAINT_PATTERN, AgentStatus
+from service.store.records import Status, StoredTool
 
 StatusFilter = AgentStatus
 _CONSTRAINT = re.compile(CONSTRAINT_PATTERN)
@@ -36,21 +37,23 @@ class AgentFilter:
         except ConstraintError as exc:
             raise InvalidInput(f"version: {exc}", field="version") from None
 
-    def tool_ok(self, tool: Tool) -> bool:
-        """Does one tool satisfy the capability, tag and version parts?"""
-        if self.capability is not None and tool.capability != self.capability:
+    def tool_ok(self, capability: str, version: str, tags: Sequence[str]) -> bool:
+        """Does one tool (its capability, version and tags) satisfy the tool parts?"""
+        if self.capability is not None and capability != self.capability:
             return False
-        if not version_matches(tool.version, parse_constraint(self.version)):
+        if not version_matches(version, parse_constraint(self.version)):
             return False
-        return tags_admit(tool.tags, list(self.tags))
+        return tags_admit(tags, self.tags)
 
     @property
     def on_tools(self) -> bool:
         """True when any part of the filter looks at tools."""
         return bool(self.capability or self.tags or self.version)
 
-    def matches(self, tools: list[Tool], status: Status) -> bool:
+    def matches(self, tools: Sequence[StoredTool], status: Status) -> bool:
         """Does an agent with ``tools`` and ``status`` pass?"""
         if self.status is not None and status != self.status:
             return False
-        return not self.on_tools or any(self.tool_ok(t) for t in tools)
+        return not self.on_tools or any(
+            self.tool_ok(t.capability, t.version, t.tags) for t in tools
+        )

@@ -16,9 +16,31 @@ from typing import Any
 import msgspec
 
 from service.domain.matching import ProviderEntry
-from service.models import AgentStatus, AgentView, CapabilityView, HeartbeatRequest, Tool
+from service.models import (
+    AgentStatus,
+    AgentView,
+    CapabilityView,
+    Dependency,
+    HeartbeatRequest,
+    Tool,
+)
 
 Status = AgentStatus
+
+
+class StoredTool(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """A provided tool as the record keeps it: what ``GET /agents``, its filters and the
+    dashboard read back. The JSON schemas, their hashes and ``kwargs`` are left out (the
+    provider entries carry ``kwargs``, the only one anything serves): they were most of a
+    record's bytes. The field names are the wire ones, so records written with whole tools
+    still decode (msgspec skips the fields this struct does not name)."""
+
+    function_name: str
+    capability: str
+    version: str = "1.0.0"
+    tags: list[str] = []
+    description: str = ""
+    dependencies: list[Dependency] = []
 
 
 class StoredAgent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -31,7 +53,7 @@ class StoredAgent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True)
     ep: str
     ns: str
     prof: str
-    tools: list[Tool]
+    tools: list[StoredTool]
     fp: str
     prov: list[tuple[str, str]]
     at: int
@@ -125,7 +147,7 @@ def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int, owner: str
         ep=endpoint,
         ns=req.namespace,
         prof=profile,
-        tools=[_lean(t) for t in req.tools],
+        tools=[_stored(t) for t in req.tools],
         fp=fingerprint,
         prov=prov,
         at=now_ms,
@@ -140,12 +162,15 @@ def encode_agent(req: HeartbeatRequest, *, profile: str, now_ms: int, owner: str
     return Encoded(_enc.encode(doc), provided, entries, fingerprint)
 
 
-def _lean(tool: Tool) -> Tool:
-    # Nothing the registry serves reads a tool's JSON schemas back (their hashes are kept),
-    # and they are most of an agent's bytes: leaving them out keeps Redis near 1 KiB/agent.
-    if tool.input_schema is None and tool.output_schema is None:
-        return tool
-    return msgspec.structs.replace(tool, input_schema=None, output_schema=None)
+def _stored(tool: Tool) -> StoredTool:
+    return StoredTool(
+        function_name=tool.function_name,
+        capability=tool.capability,
+        version=tool.version,
+        tags=list(tool.tags),
+        description=tool.description,
+        dependencies=list(tool.dependencies),
+    )
 
 
 def decode_doc(raw: bytes) -> StoredAgent:
