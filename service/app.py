@@ -20,6 +20,7 @@ from service.api import admin, agents, capabilities, config, drift, events, heal
 from service.api import metrics as metrics_api
 from service.api.allow import AllowHeader
 from service.api.body_timeout import body_timeout
+from service.api.fast_304 import fast_not_modified
 from service.api.fast_head import fast_head
 from service.api.problems import internal_error, parameter_error, registry_error
 from service.api.wiring import (
@@ -148,8 +149,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )
-    # The cheap heartbeat skips the router (same guard, answers and metrics; see fast_head).
-    app.asgi_handler = fast_head(app.asgi_handler)
+    # The cheap heartbeat and discovery revalidations (304s) skip the router, with the same
+    # guards, answers and metrics (see fast_head and fast_304).
+    app.asgi_handler = fast_head(fast_not_modified(app.asgi_handler, prometheus))
     return app
 
 

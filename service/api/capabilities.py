@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -63,11 +63,11 @@ async def conditional(
     the store cannot vouch for its index (the sweeper is behind), it is the body's hash.
     """
     deadline = time.monotonic() + parse_wait(wait, request.app.state.registry.settings.max_wait)
-    query = _query_of(request)
+    query = query_key(request)
     held = request.headers.get("if-none-match")
     if index or held:
         token = await change_index()
-        while index and token and (_same(index, _etag(query, token)) or index == token):
+        while index and token and (same_etag(index, etag_of(query, token)) or index == token):
             left = deadline - time.monotonic()
             if left <= 0:
                 break
@@ -75,38 +75,44 @@ async def conditional(
             # of this capability may not have moved: then wait again).
             await wait_change(token, left)
             token = await change_index()
-        if token and _same(held, _etag(query, token)):
-            return Response(b"", status_code=304, headers=_index_headers(query, token))
+        if token and same_etag(held, etag_of(query, token)):
+            return Response(b"", status_code=304, headers=index_headers(query, token))
     page, token = await render()
     body = _encoder.encode(page)
     if token:
-        headers = _index_headers(query, token)
+        headers = index_headers(query, token)
     else:
         digest = hashlib.blake2b(body, digest_size=12).hexdigest()
         headers = {"Cache-Control": "no-cache", "ETag": f'"{digest}"'}
-    if _same(held, headers["ETag"]):
+    if same_etag(held, headers["ETag"]):
         return Response(b"", status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _index_headers(query: bytes, token: str) -> dict[str, str]:
-    return {"Cache-Control": "no-cache", "ETag": _etag(query, token), "X-Registry-Index": token}
+def index_headers(query: bytes, token: str) -> dict[str, str]:
+    """The headers of an answer whose ETag comes from the change index ``token``."""
+    return {"Cache-Control": "no-cache", "ETag": etag_of(query, token), "X-Registry-Index": token}
 
 
-def _query_of(request: Request[Any, Any, Any]) -> bytes:
+def query_key(request: Request[Any, Any, Any]) -> bytes:
     """What the answer depends on besides the store: the path and the query, in order,
     without the long-poll parameters."""
-    params = sorted(
-        (k, v) for k, v in request.query_params.multi_items() if k not in ("index", "wait")
-    )
-    return (request.url.path + "?" + "&".join(f"{k}={v}" for k, v in params)).encode()
+    return key_of(request.url.path, request.query_params.multi_items())
 
 
-def _etag(query: bytes, token: str) -> str:
+def key_of(path: str, params: Iterable[tuple[str, str]]) -> bytes:
+    """:func:`query_key` from the path (with the root path) and the decoded parameters."""
+    kept = sorted((k, v) for k, v in params if k not in ("index", "wait"))
+    return (path + "?" + "&".join(f"{k}={v}" for k, v in kept)).encode()
+
+
+def etag_of(query: bytes, token: str) -> str:
+    """The ETag of the answer to ``query`` (see :func:`query_key`) at index ``token``."""
     return '"i' + hashlib.blake2b(query + b"#" + token.encode(), digest_size=12).hexdigest() + '"'
 
 
-def _same(given: str | None, etag: str) -> bool:
+def same_etag(given: str | None, etag: str) -> bool:
+    """Does the ``If-None-Match`` (or ``index``) value ``given`` name ``etag``?"""
     return given is not None and given.strip().strip('"') == etag.strip('"')
 
 

@@ -84,12 +84,12 @@ async def _answer(scope: Any, send: Any, agent_id: str) -> None:
             except StoreUnavailable:
                 status, headers = 503, _RETRY
     except RegistryError as exc:  # as the exception handler (problems.registry_error) answers
-        status, headers, body = _problem(exc, scope["path"])
+        status, headers, body = problem_response(exc, scope["path"])
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _problem(exc: RegistryError, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def problem_response(exc: RegistryError, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """The status, headers and body :func:`service.api.problems.registry_error` gives."""
     if isinstance(exc, StoreUnavailable):
         STORE_ERRORS.inc()
