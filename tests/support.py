@@ -209,7 +209,8 @@ def start_registry(workdir: Path, **env: str) -> RegistryProcess:
     try:
         # Generous: five suites may share two cores, and a cold start imports a lot.
         if tls:  # a client-certificate handshake needs credentials: wait for the log line
-            eventually_sync(lambda: b"Uvicorn running" in log.read_bytes(), 45, proc)
+            # (one process: uvicorn's line; with workers, the parent's)
+            eventually_sync(lambda: _listening(log.read_bytes()), 45, proc)
         else:
             wait_http(f"http://127.0.0.1:{port}/health/live", timeout=45, proc=proc)
     except RuntimeError as exc:
@@ -217,6 +218,10 @@ def start_registry(workdir: Path, **env: str) -> RegistryProcess:
         proc.wait(5)
         raise RuntimeError(f"{exc}; log:\n{log.read_text()}") from None
     return RegistryProcess(proc, port, log, "https" if tls else "http")
+
+
+def _listening(log: bytes) -> bool:
+    return b"Uvicorn running" in log or b"registry: serving on" in log
 
 
 def eventually_sync(

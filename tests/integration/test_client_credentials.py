@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 from agents_data import provider
 from security_fixtures import TOKENS, bearer, tokens_json
 from support import RedisServer, eventually, start_registry
@@ -67,7 +68,10 @@ async def test_client_token_file_is_used_and_rotated_without_restart(
         proc.stop()
 
 
-async def test_client_certificate_over_https(redis_server: RedisServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])  # 2: a worker adopts a handed connection
+async def test_client_certificate_over_https(
+    redis_server: RedisServer, tmp_path: Path, workers: str
+) -> None:
     redis_server.client().flushall()
     ca = ThrowawayCA(tmp_path)
     server = ca.issue("registry", cn="registry")
@@ -79,6 +83,7 @@ async def test_client_certificate_over_https(redis_server: RedisServer, tmp_path
         REGISTRY_TLS_CERT=str(server.cert),
         REGISTRY_TLS_KEY=str(server.key),
         REGISTRY_TLS_CLIENT_CA=str(ca.cert),
+        REGISTRY_WORKERS=workers,
     )
     creds = Credentials(cert=agent.cert, key=agent.key, ca=ca.cert)
     try:
