@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 from pathlib import Path
 
 from agents_data import provider
 from prometheus_client.mmap_dict import MmapedDict
-from support import RedisServer, start_registry
+from support import RedisServer, eventually_sync, start_registry
 
 
 def heads_by_worker(prom_dir: Path) -> dict[str, int]:
@@ -56,3 +58,51 @@ def test_kept_alive_connections_split_evenly_over_both_workers_and_sigterm_stops
     finally:
         reg.proc.terminate()
         assert reg.proc.wait(30) == 0
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The worker processes of a ``registry serve --workers`` parent (from /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    found = []
+    for child in children:
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in cmdline:  # not multiprocessing's resource tracker
+            found.append(int(child))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"  # exited, not yet reaped by its parent
+
+
+def test_a_worker_that_dies_stops_the_replica_with_status_1(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    reg = start_registry(tmp_path, REGISTRY_REDIS_URL=redis_server.url, REGISTRY_WORKERS="2")
+    try:
+        eventually_sync(lambda: len(_workers_of(reg.proc.pid)) == 2, 20)
+        first, second = _workers_of(reg.proc.pid)
+        os.kill(first, signal.SIGKILL)
+        assert reg.proc.wait(30) == 1  # the container restarts the replica as a whole
+        eventually_sync(lambda: _gone(second), 20)
+        assert b"a worker exited; stopping the others" in reg.log.read_bytes()
+    finally:
+        reg.stop()
+
+
+def test_workers_stop_when_their_parent_is_killed(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    reg = start_registry(tmp_path, REGISTRY_REDIS_URL=redis_server.url, REGISTRY_WORKERS="2")
+    try:
+        eventually_sync(lambda: len(_workers_of(reg.proc.pid)) == 2, 20)
+        workers = _workers_of(reg.proc.pid)
+        reg.proc.kill()  # no chance to stop them: their channels to it close
+        reg.proc.wait(10)
+        eventually_sync(lambda: all(_gone(w) for w in workers), 30)
+    finally:
+        reg.stop()
