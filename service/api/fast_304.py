@@ -43,20 +43,31 @@ def fast_not_modified(inner: ASGIApp, prometheus: PrometheusConfig) -> ASGIApp:
     """Wrap Litestar's ASGI handler with the 304 fast path (metrics as ``prometheus``)."""
     meter = PrometheusMiddleware(app=inner, config=prometheus)
     app_name = prometheus.app_name
+    # Label children bound once per (route, status), as heartbeat.count binds its own:
+    # ``labels()`` validates, joins and locks on every call.
+    bound: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
 
     def observe(template: str, status: int, started: float) -> None:
-        # The label set and order PrometheusMiddleware uses: method, path, status, app.
-        labels: dict[str, str | int | float] = {
-            "method": "GET",
-            "path": template,
-            "status_code": status,
-            "app_name": app_name,
-        }
-        values = list(labels.values())
-        if status >= 500:
-            meter.requests_error_count(labels).labels(*values).inc()
-        meter.request_count(labels).labels(*values).inc()
-        meter.request_time(labels).labels(*values).observe(time.perf_counter() - started)
+        children = bound.get((template, status))
+        if children is None:
+            # The label set and order PrometheusMiddleware uses: method, path, status, app.
+            labels: dict[str, str | int | float] = {
+                "method": "GET",
+                "path": template,
+                "status_code": status,
+                "app_name": app_name,
+            }
+            values = list(labels.values())
+            children = bound[template, status] = (
+                meter.request_count(labels).labels(*values),
+                meter.request_time(labels).labels(*values),
+                meter.requests_error_count(labels).labels(*values) if status >= 500 else None,
+            )
+        count, timer, errors = children
+        if errors is not None:
+            errors.inc()
+        count.inc()
+        timer.observe(time.perf_counter() - started)
 
     async def handler(scope: Any, receive: Any, send: Any) -> None:
         target = _target(scope)
