@@ -22,6 +22,7 @@ from service.api.allow import AllowHeader
 from service.api.body_timeout import body_timeout
 from service.api.fast_304 import fast_not_modified
 from service.api.fast_head import fast_head
+from service.api.fast_post import fast_post
 from service.api.problems import internal_error, parameter_error, registry_error
 from service.api.wiring import (
     DEPENDENCIES,
@@ -149,9 +150,10 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )
-    # The cheap heartbeat and discovery revalidations (304s) skip the router, with the same
-    # guards, answers and metrics (see fast_head and fast_304).
-    app.asgi_handler = fast_head(fast_not_modified(app.asgi_handler, prometheus))
+    # Heartbeats (HEAD and POST) and discovery revalidations (304s) skip the router, with
+    # the same guards, answers and metrics (see fast_head, fast_post and fast_304).
+    routed = fast_not_modified(app.asgi_handler, prometheus)
+    app.asgi_handler = fast_head(fast_post(routed, settings))
     return app
 
 

@@ -11,6 +11,13 @@ from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 from service.errors import SlowBody
 
 
+def slow_body(seconds: float) -> SlowBody:
+    """The error of a body that did not arrive within ``seconds`` (a 408 problem)."""
+    return SlowBody(
+        f"body: not received within {seconds:g} s (REGISTRY_BODY_READ_TIMEOUT)", field="body"
+    )
+
+
 def body_timeout(seconds: float) -> type:
     """ASGI middleware: the whole body must arrive within ``seconds`` of its first read.
 
@@ -40,10 +47,7 @@ def body_timeout(seconds: float) -> type:
                     async with asyncio.timeout(max(deadline - now, 0.0)):
                         message = await receive()
                 except TimeoutError:
-                    raise SlowBody(
-                        f"body: not received within {seconds:g} s (REGISTRY_BODY_READ_TIMEOUT)",
-                        field="body",
-                    ) from None
+                    raise slow_body(seconds) from None
                 if message["type"] != "http.request" or not message.get("more_body"):
                     complete = True
                 return message

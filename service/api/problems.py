@@ -17,6 +17,9 @@ from .wiring import PROBLEM
 
 log = logging.getLogger("service.api")
 
+#: What a caller is told of a bug (the traceback goes to the log, never to the caller).
+INTERNAL_DETAIL = "an unexpected error; the replica logged it"
+
 _MISSING = re.compile(r"Missing required (?:query|path|header|cookie) parameter '(?P<name>[^']+)'")
 
 
@@ -55,7 +58,7 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
         detail = exc.detail
     else:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        detail = "an unexpected error; the replica logged it"
+        detail = INTERNAL_DETAIL
     return Response(
         _body(request, 500, "Internal Server Error", detail, None),
         status_code=500,
