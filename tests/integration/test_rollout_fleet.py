@@ -22,8 +22,11 @@ from service.settings import Thresholds
 pytestmark = pytest.mark.timeout(150)
 
 INTERVAL = 0.5
+# Degraded after 6 intervals: up to 200 clients share one event loop with the test on two
+# busy cores, and one that lags 1.5 s (3 intervals) must not read to the gate as an unhealthy
+# canary (it once rolled a healthy candidate back). Dead canaries still expire within 4 s.
 THRESHOLDS = Thresholds(
-    heartbeat_interval=INTERVAL, degraded_after=1.5, expire_after=2.5, retention=60
+    heartbeat_interval=INTERVAL, degraded_after=3.0, expire_after=4.0, retention=60
 )
 CHECK = 0.25  # the gate's period
 TOKEN = "s3cret"
@@ -131,7 +134,10 @@ async def test_the_rollout_walks_10_50_100_with_sticky_cohorts_on_both_replicas(
             for step, share in enumerate(shares):
                 cohort = _cohort(rid, ids, shares, step)
                 fractions.append(100 * len(cohort) / len(ids))
-                assert abs(fractions[-1] - share) <= 5, (step, fractions)
+                # A hash of 200 ids: binomial, so within 4 standard deviations of the share
+                # (±14 points at 50%), whatever the rollout id; 0 and 100 are exact.
+                spread = 4 * 100 * (share / 100 * (1 - share / 100) / len(ids)) ** 0.5
+                assert abs(fractions[-1] - share) <= spread, (step, fractions)
 
                 async def reached(c: set[str] = cohort) -> bool:
                     # Nobody outside the cohort of the step the replicas are at (read after
