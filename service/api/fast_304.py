@@ -29,7 +29,7 @@ from service.models import CAPABILITY_PATTERN, NAMESPACE_PATTERN
 from service.registry import discovery
 
 from .capabilities import etag_of, index_headers, key_of, same_etag
-from .fast_head import problem_response
+from .raw import caller, headers_of, problem_response, respond
 
 ROOT = "/capabilities"
 _PROVIDERS = "/providers"
@@ -76,13 +76,12 @@ def fast_not_modified(inner: ASGIApp, prometheus: PrometheusConfig) -> ASGIApp:
             return
         started = time.perf_counter()
         template, namespace, name = target
-        raw = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = headers_of(scope)
         held = raw.get("if-none-match")
         reg = scope["app"].state.registry
         try:
-            identity = reg.access.identify(raw.get("authorization"), raw, scope)
-            scope["auth"] = identity  # the routed guard reuses it if this path passes on
-            reg.access.require(identity, "read", "agent", "admin")
+            identity = caller(scope, reg, raw)
+            reg.access.require(identity, "read", "agent", "admin")  # as wiring.read_guard
         except RegistryError:
             await inner(scope, receive, send)  # the route answers the 401/403 problem
             return
@@ -90,7 +89,7 @@ def fast_not_modified(inner: ASGIApp, prometheus: PrometheusConfig) -> ASGIApp:
             token = await discovery.change_index(reg, namespace, name)
         except StoreUnavailable as exc:
             status, headers, body = problem_response(exc, scope["path"])
-            await _send(send, status, headers, body)
+            await respond(send, status, headers, body)
             observe(template, status, started)
             return
         params = [("namespace", namespace)] if scope["query_string"] else []
@@ -99,7 +98,7 @@ def fast_not_modified(inner: ASGIApp, prometheus: PrometheusConfig) -> ASGIApp:
             await inner(scope, receive, send)  # changed (or unvouched): the full answer
             return
         headers = [(k.lower().encode(), v.encode()) for k, v in index_headers(key, token).items()]
-        await _send(send, 304, headers, b"")
+        await respond(send, 304, headers, b"")
         observe(template, 304, started)
 
     return handler
@@ -135,8 +134,3 @@ def _target(scope: Any) -> tuple[str, str, str] | None:
     ):
         return None
     return TEMPLATES["providers"], namespace, name
-
-
-async def _send(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})

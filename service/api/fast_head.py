@@ -20,14 +20,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import msgspec
 from litestar.types import ASGIApp
 
 from service.errors import RegistryError, StoreUnavailable
-from service.metrics import STORE_ERRORS
 from service.registry import heartbeat
 
-from .wiring import PROBLEM
+from .raw import caller, problem_response, respond
 
 log = logging.getLogger("service.api")
 
@@ -71,9 +69,7 @@ async def _answer(scope: Any, send: Any, agent_id: str) -> None:
     try:
         # The route group's guard (wiring.agent_guard), in the order Litestar runs it: before
         # the handler, so a refused caller learns nothing about the id.
-        raw = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        identity = reg.access.identify(raw.get("authorization"), raw, scope)
-        scope["auth"] = identity
+        identity = caller(scope, reg)
         reg.access.require_agent(identity, agent_id, None)
         if not heartbeat.AGENT_ID.match(agent_id):
             heartbeat.count("head", "invalid")
@@ -85,25 +81,4 @@ async def _answer(scope: Any, send: Any, agent_id: str) -> None:
                 status, headers = 503, _RETRY
     except RegistryError as exc:  # as the exception handler (problems.registry_error) answers
         status, headers, body = problem_response(exc, scope["path"])
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-def problem_response(exc: RegistryError, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """The status, headers and body :func:`service.api.problems.registry_error` gives."""
-    if isinstance(exc, StoreUnavailable):
-        STORE_ERRORS.inc()
-    problem: dict[str, Any] = {
-        "type": "about:blank",
-        "title": exc.title,
-        "status": exc.status_code,
-        "detail": exc.detail,
-        "instance": path,
-    }
-    if exc.field:
-        problem["field"] = exc.field
-    body = msgspec.json.encode(problem)
-    headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode())]
-    if isinstance(exc, StoreUnavailable):
-        headers.append((b"retry-after", b"1"))
-    return exc.status_code, headers, body
+    await respond(send, status, headers, body)

@@ -34,8 +34,8 @@ from service.registry.decoding import decode_json
 from service.settings import Settings
 
 from .body_timeout import slow_body
-from .fast_head import problem_response
 from .problems import INTERNAL_DETAIL
+from .raw import caller, headers_of, problem_response, respond
 
 log = logging.getLogger("service.api")
 
@@ -59,11 +59,10 @@ def fast_post(inner: ASGIApp, settings: Settings) -> ASGIApp:
             await inner(scope, receive, send)
             return
         reg = scope["app"].state.registry
-        raw = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = headers_of(scope)
         try:
             # The route group's guard (wiring.agent_guard), before any body is read.
-            identity = reg.access.identify(raw.get("authorization"), raw, scope)
-            scope["auth"] = identity
+            identity = caller(scope, reg, raw)
             reg.access.require(identity, "agent")
         except RegistryError:
             await inner(scope, receive, send)  # the route answers the 401/403 problem
@@ -75,7 +74,7 @@ def fast_post(inner: ASGIApp, settings: Settings) -> ASGIApp:
         try:
             body, complete = await _read(receive, limit, seconds)
         except RegistryError as exc:  # the body did not arrive in time: the route's 408
-            await _answer(send, *problem_response(exc, PATH))
+            await respond(send, *problem_response(exc, PATH))
             return
         except _Disconnected:
             return
@@ -93,16 +92,16 @@ def fast_post(inner: ASGIApp, settings: Settings) -> ASGIApp:
             answer = await heartbeat.register(reg, request, identity)
         except RegistryError as exc:  # as post_heartbeat counts it and registry_error answers
             heartbeat.count("post", heartbeat.result_label(exc))
-            await _answer(send, *problem_response(exc, PATH))
+            await respond(send, *problem_response(exc, PATH))
             return
         except Exception as exc:  # a bug: as problems.internal_error answers it
             log.error("unhandled error on POST %s", PATH, exc_info=exc)
-            await _answer(send, *problem_response(_Internal(INTERNAL_DETAIL), PATH))
+            await respond(send, *problem_response(_Internal(INTERNAL_DETAIL), PATH))
             return
         heartbeat.count("post", "ok", started)
         out = _encoder.encode(answer)
         headers = [(b"content-type", _JSON), (b"content-length", str(len(out)).encode())]
-        await _answer(send, 200, headers, out)
+        await respond(send, 200, headers, out)
 
     return handler
 
@@ -150,8 +149,3 @@ def _replay(body: bytes, more: bool, receive: Any) -> Any:
         return await receive()
 
     return replayed
-
-
-async def _answer(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})

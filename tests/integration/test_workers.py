@@ -6,11 +6,13 @@ import http.client
 import json
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from agents_data import provider
 from prometheus_client.mmap_dict import MmapedDict
-from support import RedisServer, eventually_sync, start_registry
+from support import RedisServer, RegistryProcess, eventually_sync, start_registry
 
 
 def heads_by_worker(prom_dir: Path) -> dict[str, int]:
@@ -79,30 +81,33 @@ def _gone(pid: int) -> bool:
     return state == "Z"  # exited, not yet reaped by its parent
 
 
-def test_a_worker_that_dies_stops_the_replica_with_status_1(
+@pytest.fixture
+def two_workers(
     tmp_path: Path, redis_server: RedisServer
-) -> None:
+) -> Iterator[tuple[RegistryProcess, list[int]]]:
+    """A ``--workers 2`` replica once both workers run, with their pids."""
     reg = start_registry(tmp_path, REGISTRY_REDIS_URL=redis_server.url, REGISTRY_WORKERS="2")
     try:
         eventually_sync(lambda: len(_workers_of(reg.proc.pid)) == 2, 20)
-        first, second = _workers_of(reg.proc.pid)
-        os.kill(first, signal.SIGKILL)
-        assert reg.proc.wait(30) == 1  # the container restarts the replica as a whole
-        eventually_sync(lambda: _gone(second), 20)
-        assert b"a worker exited; stopping the others" in reg.log.read_bytes()
+        yield reg, _workers_of(reg.proc.pid)
     finally:
         reg.stop()
+
+
+def test_a_worker_that_dies_stops_the_replica_with_status_1(
+    two_workers: tuple[RegistryProcess, list[int]],
+) -> None:
+    reg, (first, second) = two_workers
+    os.kill(first, signal.SIGKILL)
+    assert reg.proc.wait(30) == 1  # the container restarts the replica as a whole
+    eventually_sync(lambda: _gone(second), 20)
+    assert b"a worker exited; stopping the others" in reg.log.read_bytes()
 
 
 def test_workers_stop_when_their_parent_is_killed(
-    tmp_path: Path, redis_server: RedisServer
+    two_workers: tuple[RegistryProcess, list[int]],
 ) -> None:
-    reg = start_registry(tmp_path, REGISTRY_REDIS_URL=redis_server.url, REGISTRY_WORKERS="2")
-    try:
-        eventually_sync(lambda: len(_workers_of(reg.proc.pid)) == 2, 20)
-        workers = _workers_of(reg.proc.pid)
-        reg.proc.kill()  # no chance to stop them: their channels to it close
-        reg.proc.wait(10)
-        eventually_sync(lambda: all(_gone(w) for w in workers), 30)
-    finally:
-        reg.stop()
+    reg, workers = two_workers
+    reg.proc.kill()  # no chance to stop them: their channels to it close
+    reg.proc.wait(10)
+    eventually_sync(lambda: all(_gone(w) for w in workers), 30)
