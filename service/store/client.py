@@ -39,7 +39,7 @@ def make_client(settings: Settings) -> AnyRedis:
                 common["username"] = url["username"]
             if url.get("connection_class") is SSLConnection:
                 common["ssl"] = True
-        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        sentinel = Sentinel(  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis-py 8.2
             list(settings.redis_sentinels),
             sentinel_kwargs={
                 "password": settings.redis_sentinel_password,
