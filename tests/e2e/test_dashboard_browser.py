@@ -25,7 +25,11 @@ import pytest
 from agents_data import consumer, provider, tool
 from config_bundles import worker, worker_bundle
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -143,20 +147,37 @@ def wait_for(driver: WebDriver, check: Any, what: str, timeout: float = 20.0) ->
             return check(d)
         except StaleElementReferenceException:
             return False  # the live part was swapped in between find and read
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return False  # the same race, as Chromium sometimes reports it
+            raise
 
     return WebDriverWait(driver, timeout, poll_frequency=0.1).until(safe, message=what)
 
 
+# Live parts are swapped in while the test reads them. Reading them in one script, inside the
+# page, is atomic; reading element by element through WebDriver can hit a node that was just
+# replaced, which Chromium reports either as a stale element or as an "unknown error" (a node
+# that "does not belong to the document").
+_STATUS_JS = """
+const cell = document.querySelector(`tr[data-agent="${arguments[0]}"] [data-status]`);
+return cell === null ? null : cell.innerText;
+"""
+_ROWS_JS = """
+return Array.from(document.querySelectorAll(`#${arguments[0]} tr[data-agent]`),
+                  (r) => r.dataset.agent);
+"""
+
+
 def status_of(driver: WebDriver, agent_id: str) -> str:
-    cell = driver.find_element(By.CSS_SELECTOR, f'tr[data-agent="{agent_id}"] [data-status]')
-    return cell.text
+    text = driver.execute_script(_STATUS_JS, agent_id)
+    if text is None:
+        raise NoSuchElementException(f"no status cell for {agent_id}")
+    return str(text).strip()
 
 
 def rows(driver: WebDriver, table: str) -> list[str]:
-    return [
-        r.get_attribute("data-agent") or ""
-        for r in driver.find_elements(By.CSS_SELECTOR, f"#{table} tr[data-agent]")
-    ]
+    return [str(a) for a in driver.execute_script(_ROWS_JS, table)]
 
 
 def test_dashboard_pages_live_status_filters_and_events(
