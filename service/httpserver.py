@@ -32,6 +32,9 @@ class RegistryProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._tls: dict[str, Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # when the pending timer fires
+        #: Loop time by which the phase being read must be complete (None: nothing to time).
+        self._deadline: float | None = None
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             peer = ssl_object.getpeercert() or {}
@@ -49,7 +52,11 @@ class RegistryProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop the timer with the connection."""
-        self._disarm()
+        self._deadline = None
+        timer = getattr(self, "_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -61,14 +68,14 @@ class RegistryProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         """Headers are in: now the body must arrive in time."""
-        self._disarm()
+        self._deadline = None
         super().on_headers_complete()
         if self.parser is not None and not self._body_done():
             self._arm(self.body_timeout)
 
     def on_message_complete(self) -> None:
         """The whole request is in: nothing more to time until the next one."""
-        self._disarm()
+        self._deadline = None
         super().on_message_complete()
 
     def _body_done(self) -> bool:
@@ -80,18 +87,30 @@ class RegistryProtocol(HttpToolsProtocol):
         return True
 
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._timer = asyncio.get_running_loop().call_later(seconds, self._too_slow)
+        """The phase now being read must end within ``seconds``."""
+        loop = asyncio.get_running_loop()
+        deadline = self._deadline = loop.time() + seconds
+        if self._timer is not None:
+            if self._timer_at <= deadline:
+                return  # the pending timer fires first and finds the new deadline
+            self._timer.cancel()  # a shorter timeout than the pending timer's
+        self._schedule(loop, deadline)
 
-    def _disarm(self) -> None:
-        timer = getattr(self, "_timer", None)
-        if timer is not None:
-            timer.cancel()
-            self._timer = None
+    def _schedule(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        self._timer_at = deadline
+        self._timer = loop.call_at(deadline, self._check)
 
-    def _too_slow(self) -> None:
-        # Closing is the whole answer: a slow sender gets no response to wait for.
+    def _check(self) -> None:
         self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return  # nothing is being read: the next phase arms a timer again
+        loop = asyncio.get_running_loop()
+        if deadline > loop.time():
+            self._schedule(loop, deadline)
+            return
+        # Closing is the whole answer: a slow sender gets no response to wait for.
+        self._deadline = None
         self.transport.close()
 
 

@@ -1,5 +1,5 @@
 """Slow clients cannot hold a replica: body and idle timeouts, a connection cap (the header
-timer is service/httpserver.py's, tested with it)."""
+and body read timers of service/httpserver.py: test_http_timers.py)."""
 
 from __future__ import annotations
 
