@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
 
 from service.errors import StoreSaturated
 from service.metrics import STORE_SHED
@@ -36,6 +36,34 @@ from service.metrics import STORE_SHED
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "store_deadline", default=None
 )
+
+
+class _Scope(AbstractContextManager[None]):
+    """One operation's deadline, set on entry and cleared on exit.
+
+    A plain class rather than ``@contextmanager``: every heartbeat enters one, and the
+    generator machinery cost more than the deadline itself.
+    """
+
+    __slots__ = ("_at", "_token")
+
+    def __init__(self, at: float) -> None:
+        self._at = at
+
+    def __enter__(self) -> None:
+        self._token = _DEADLINE.set(self._at)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        _DEADLINE.reset(self._token)
+
+
+#: Inside an operation: the outer deadline stands.
+_NESTED: AbstractContextManager[None] = nullcontext()
 
 
 class Gate:
@@ -56,8 +84,7 @@ class Gate:
         set_at = _DEADLINE.get()
         return set_at if set_at is not None else asyncio.get_running_loop().time() + self.timeout
 
-    @contextmanager
-    def bounded(self) -> Iterator[None]:
+    def bounded(self) -> AbstractContextManager[None]:
         """Make every store call inside share one deadline, ``timeout`` from now.
 
         A heartbeat can take several round trips (a locator read, a claim check, the
@@ -65,13 +92,8 @@ class Gate:
         the outer, earlier deadline.
         """
         if _DEADLINE.get() is not None:
-            yield
-            return
-        token = _DEADLINE.set(asyncio.get_running_loop().time() + self.timeout)
-        try:
-            yield
-        finally:
-            _DEADLINE.reset(token)
+            return _NESTED
+        return _Scope(asyncio.get_running_loop().time() + self.timeout)
 
     async def acquire(self) -> bool:
         """Take a slot; wait in the queue if none is free, or refuse at once if it is full.
