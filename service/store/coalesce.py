@@ -4,6 +4,12 @@ Each heartbeat is still exactly one EVALSHA; concurrent heartbeats share the soc
 the pool checkout. Profiling showed the client side of a lone EVALSHA (redis-py's per-command
 machinery plus a send and a receive syscall) costs several times what the handler does, and
 batching 8-32 calls cuts it by 3-5x. A lone call is sent on its own, exactly as before.
+
+The coalescer also enforces the store deadline (``Gate.bounded``) of what it carries. A
+batch's round trip ends by its leader's deadline (when the leader gives up, its followers are
+failed with it, as they always were); a follower only needs a timer of its own when its
+deadline is earlier than the leader's, which is rare (it began its operation first, say a
+registration's second round trip). So a batch costs one loop timer, not one per caller.
 """
 
 from __future__ import annotations
@@ -37,33 +43,43 @@ class Coalescer:
         self.enabled = isinstance(client, Redis)
         #: The batch being gathered behind this loop turn's leader, if one is gathering.
         self._pending: list[_Call] | None = None
+        #: The store deadline of the batch's leader (see :meth:`call`).
+        self._lead_at = 0.0
 
     async def call(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """``script(keys, args)``, possibly sharing a pipeline with concurrent calls.
+        """``script(keys, args)``, possibly sharing a pipeline with concurrent calls, ended by
+        the caller's store deadline (``TimeoutError`` past it).
 
         The first caller of a loop turn leads: it yields once so that the calls made in the
         same turn can queue behind it, then sends them all and hands each its answer. A lone
         call thus costs one bare yield (no future, no task, no scheduled callback), which
         matters at low concurrency; followers wait on a future.
         """
+        deadline = self.gate.deadline()
         if not self.enabled:
-            return await self._alone(script, keys, args)
+            async with asyncio.timeout_at(deadline):
+                return await self._alone(script, keys, args)
         if self._pending is not None:
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._pending.append((script, keys, args, fut))
             if len(self._pending) >= MAX_BATCH:
                 self._pending = None  # full: the next caller leads a new batch
-            return await fut
+            if deadline >= self._lead_at:
+                return await fut  # the leader's round trip ends first
+            async with asyncio.timeout_at(deadline):
+                return await fut
         followers: list[_Call] = []
-        self._pending = followers
+        self._pending, self._lead_at = followers, deadline
         try:
             await asyncio.sleep(0)  # one loop turn: the other ready handlers queue up
         finally:
             if self._pending is followers:
                 self._pending = None
         if not followers:
-            return await self._alone(script, keys, args)
-        return await self._lead(script, keys, args, followers)
+            async with asyncio.timeout_at(deadline):
+                return await self._alone(script, keys, args)
+        async with asyncio.timeout_at(deadline):
+            return await self._lead(script, keys, args, followers)
 
     async def _alone(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         probe = await self.gate.acquire()
@@ -73,7 +89,11 @@ class Coalescer:
             self.gate.release(probe)
 
     async def _lead(
-        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], followers: list[_Call]
+        self,
+        script: AsyncScript,
+        keys: Sequence[Any],
+        args: Sequence[Any],
+        followers: list[_Call],
     ) -> Any:
         pipe = self.client.pipeline(transaction=False)
         pipe.evalsha(script.sha, len(keys), *keys, *args)
@@ -112,7 +132,8 @@ async def _settle(
     script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], result: Any
 ) -> Any:
     """A pipelined reply, with ``NOSCRIPT`` (Redis restarted or failed over) retried through
-    the script object, which loads the script and calls it again."""
+    the script object, which loads the script and calls it again (within the leader's
+    deadline, like the round trip itself)."""
     if not isinstance(result, NoScriptError):
         return result
     try:

@@ -39,14 +39,15 @@ class Conn:
         A Redis or socket error, or no answer by the deadline, becomes
         :class:`StoreUnavailable`, so the API answers 503 (never a misleading 404 or 410)
         while Redis is away; a full queue is :class:`StoreSaturated` (also 503), at once.
-        ``gated=False`` is for callers that take their slot themselves (the coalescer).
+        ``gated=False`` is for callers that take their slot and keep the deadline themselves
+        (the coalescer).
         """
         gate = self.gate
         try:
-            async with asyncio.timeout_at(gate.deadline()):
-                if not gated:
-                    result = await pending
-                else:
+            if not gated:
+                result = await pending
+            else:
+                async with asyncio.timeout_at(gate.deadline()):
                     probe = await gate.acquire()
                     try:
                         result = await pending
