@@ -75,10 +75,9 @@ class Coalescer:
         finally:
             if self._pending is followers:
                 self._pending = None
-        if not followers:
-            async with asyncio.timeout_at(deadline):
-                return await self._alone(script, keys, args)
         async with asyncio.timeout_at(deadline):
+            if not followers:
+                return await self._alone(script, keys, args)
             return await self._lead(script, keys, args, followers)
 
     async def _alone(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
@@ -89,11 +88,7 @@ class Coalescer:
             self.gate.release(probe)
 
     async def _lead(
-        self,
-        script: AsyncScript,
-        keys: Sequence[Any],
-        args: Sequence[Any],
-        followers: list[_Call],
+        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], followers: list[_Call]
     ) -> Any:
         pipe = self.client.pipeline(transaction=False)
         pipe.evalsha(script.sha, len(keys), *keys, *args)

@@ -135,10 +135,15 @@ def test_the_timer_does_not_close_an_idle_kept_alive_connection_early(serve: Any
 def _get(s: socket.socket) -> bytes:
     """One request on a kept-alive connection, and its whole answer."""
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    return _answer(s, "the server closed the connection")
+
+
+def _answer(s: socket.socket, closed: str) -> bytes:
+    """The whole answer to the request sent on ``s`` (``closed``: the failure if it closes)."""
     reply = b""
     while not reply.endswith(b"ok"):
         chunk = s.recv(4096)
-        assert chunk, "the server closed the connection"
+        assert chunk, closed
         reply += chunk
     return reply
 
@@ -156,9 +161,5 @@ def test_a_slow_but_timely_request_spanning_an_earlier_timer_is_served(serve: An
             time.sleep(0.1)
             s.sendall(b"X-Slow: 1\r\n")
         s.sendall(b"\r\n")
-        reply = b""
-        while not reply.endswith(b"ok"):
-            chunk = s.recv(4096)
-            assert chunk, "closed while its headers were still within their timeout"
-            reply += chunk
+        reply = _answer(s, "closed while its headers were still within their timeout")
         assert reply.startswith(b"HTTP/1.1 200")
